@@ -1,0 +1,92 @@
+"""Batching for MLM distillation, built on transformers' collators.
+
+Masking itself is ``DataCollatorForLanguageModeling.torch_mask_tokens`` (80% ``[MASK]``, 10%
+random token, 10% unchanged; -100 labels elsewhere). Training batches are masked on the fly from
+the global torch RNG, which ``Trainer`` checkpoints, so a resumed run draws the same masks as an
+uninterrupted one. Evaluation sets are masked once with a fixed seed (:func:`mask_once`), so
+every model, teacher or student, is scored on the same masked positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+from transformers import (
+    DataCollatorForLanguageModeling,
+    DataCollatorForTokenClassification,
+    PreTrainedTokenizerBase,
+)
+
+
+class MaskedLMCollator:
+    """Pads and masks examples for MLM; examples that already carry ``labels`` are only padded.
+
+    Args:
+        tokenizer: a tokenizer with a mask token.
+        mlm_probability: share of (non-special) tokens selected for prediction, in (0, 1).
+        whole_word_mask: mask all sub-tokens of a selected word together (needs a fast tokenizer
+            and ``offset_mapping`` in the examples).
+
+    Call: a list of examples with ``input_ids`` (and optionally ``special_tokens_mask``,
+    ``attention_mask``, ``token_type_ids``, ``labels``) -> dict of ``(batch_size, seq_len)``
+    tensors with ``labels`` -100 at unmasked positions and padding.
+
+    Raises:
+        ValueError: mlm_probability outside (0, 1) or a tokenizer without a mask token.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, mlm_probability: float = 0.15, whole_word_mask: bool = False):
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}.")
+        if tokenizer.mask_token is None:
+            raise ValueError("The tokenizer has no mask token; masked language modelling needs one.")
+        self.masker = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability, whole_word_mask=whole_word_mask
+        )
+        self.padder = DataCollatorForTokenClassification(tokenizer)  # pads labels with -100
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        if all("labels" in example for example in examples):
+            return self.padder([{k: v for k, v in ex.items() if k != "special_tokens_mask"} for ex in examples])
+        return self.masker(examples)
+
+
+def mask_once(
+    dataset: datasets.Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    mlm_probability: float = 0.15,
+    seed: int = 1234,
+    batch_size: int = 256,
+) -> datasets.Dataset:
+    """Mask a tokenised dataset once, deterministically, for evaluation.
+
+    Args:
+        dataset: rows with ``input_ids`` (and optionally ``special_tokens_mask``,
+            ``attention_mask``, ``token_type_ids``).
+        seed: masking seed; the same dataset and seed always give the same masks.
+
+    Returns:
+        The dataset with masked ``input_ids`` and ``labels`` (original id at masked positions,
+        -100 elsewhere), same row lengths as the input.
+    """
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability, seed=seed)
+
+    def mask_batch(batch: dict[str, list]) -> dict[str, list]:
+        rows = [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+        lengths = [len(row["input_ids"]) for row in rows]
+        masked = masker(rows)  # padded to the longest row
+        return {
+            "input_ids": [ids[:n] for ids, n in zip(masked["input_ids"].tolist(), lengths, strict=True)],
+            "labels": [labels[:n] for labels, n in zip(masked["labels"].tolist(), lengths, strict=True)],
+        }
+
+    columns = [c for c in ("input_ids", "special_tokens_mask") if c in dataset.column_names]
+    masked = dataset.select_columns(columns).map(
+        mask_batch, batched=True, batch_size=batch_size, remove_columns=columns, desc="Masking evaluation set"
+    )
+    kept = [c for c in ("attention_mask", "token_type_ids") if c in dataset.column_names]
+    for column in kept:
+        masked = masked.add_column(column, dataset[column])
+    return masked

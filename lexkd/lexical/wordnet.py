@@ -1,0 +1,767 @@
+"""Plain-Python access to Princeton WordNet 3.0 through NLTK's reader.
+
+Where WordNet is looked for, in this order (the first two are exclusive: when
+given, nothing else is tried, so a wrong setting fails loudly):
+
+1. the ``path`` argument: a folder with the WordNet database files
+   (``data.noun``, ``index.noun``, ...) or an NLTK data folder holding
+   ``corpora/wordnet`` (or ``corpora/wordnet.zip``);
+2. the environment variable ``LEXKD_WORDNET_DIR`` (same forms);
+3. NLTK's data folders (``nltk.data.path``), as ``corpora/wordnet`` or the
+   ``corpora/wordnet.zip`` NLTK's downloader leaves;
+4. the Debian/Ubuntu packages ``wordnet-base`` + ``wordnet-sense-index``
+   under ``/usr/share/wordnet``.
+
+NLTK (>= 3.9) only reads corpus files inside its data folders
+(``nltk.data.path``): a reader root outside them is refused, files are opened
+with ``O_NOFOLLOW`` (a symlink is refused, so is a hard link, ``st_nlink > 1``),
+the opened file's real path must lie inside the corpus root, and every folder
+and file must be owned by the user or root and not group/world writable. A
+plain database folder (the Debian one, or one given by ``path``) is therefore
+*staged*: its files are copied, with lexkd's ``lexnames`` table added when
+missing (Debian does not ship it), into a private NLTK-style data folder in
+the lexkd cache (``$LEXKD_CACHE`` or ``~/.cache/lexkd``), e.g.
+``~/.cache/lexkd/nltk_data/corpora/wordnet``. That folder is registered on
+``nltk.data.path`` and loaded through ``nltk.data.find``, so NLTK's checks stay
+enabled and pass legitimately.
+
+The public API returns only ``str``, ``int``, lists/tuples and dataclasses,
+never NLTK objects. Synsets are named as in NLTK (``"bank.n.01"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+__all__ = [
+    "DEBIAN_WORDNET_DIR",
+    "LemmaNotInSynsetError",
+    "Sense",
+    "SenseCountUnavailableError",
+    "UnknownSenseKeyError",
+    "UnknownSynsetError",
+    "WordNet",
+    "WordNetNotFoundError",
+    "WordNetVersionError",
+    "get_wordnet",
+    "normalize_pos",
+]
+
+#: Where the Debian/Ubuntu packages wordnet-base and wordnet-sense-index install WordNet 3.0.
+DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
+ENV_WORDNET_DIR = "LEXKD_WORDNET_DIR"
+ENV_CACHE = "LEXKD_CACHE"
+EXPECTED_VERSION = "3.0"
+
+# Files NLTK's WordNetCorpusReader opens while it is being constructed. index.sense is
+# among them because the reader maps sense keys against "corpora/wordnet" on creation.
+_REQUIRED_FILES = tuple(
+    [f"data.{p}" for p in ("noun", "verb", "adj", "adv")]
+    + [f"index.{p}" for p in ("noun", "verb", "adj", "adv")]
+    + [f"{p}.exc" for p in ("noun", "verb", "adj", "adv")]
+    + ["index.sense"]
+)
+# Copied when present: lexnames is supplied by lexkd when absent, cntlist.rev only
+# serves lemma_count.
+_OPTIONAL_FILES = ("lexnames", "cntlist.rev")
+_MANIFEST = "lexkd-manifest.json"
+_MANIFEST_FORMAT = 1
+
+_LETTERS = ("n", "v", "a", "r", "s")
+_UNIVERSAL = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
+# Order used whenever "all parts of speech" are meant; 'a' covers satellites 's'.
+_POS_ORDER = ("n", "v", "a", "r")
+_SENSE_KEY_RE = re.compile(r"^[^%\s]+%[1-5]:\d\d:\d\d:[^:\s]*:(\d\d)?$")
+_INSTALL_HINT = (
+    "Install WordNet 3.0 with one of:\n"
+    "  - Debian/Ubuntu: sudo apt-get install wordnet-base wordnet-sense-index\n"
+    "  - NLTK: python -c \"import nltk; nltk.download('wordnet')\"\n"
+    f"  - or set {ENV_WORDNET_DIR} to a folder holding the WordNet 3.0 database files "
+    "(data.noun, index.noun, index.sense, ...)."
+)
+
+
+class WordNetNotFoundError(FileNotFoundError):
+    """No usable WordNet 3.0 installation was found; the message lists where lexkd looked."""
+
+
+class WordNetVersionError(RuntimeError):
+    """A WordNet was found, but it is not version 3.0."""
+
+
+class _MessageKeyError(KeyError):
+    """A KeyError whose ``str()`` is the plain message (KeyError quotes it by default)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownSynsetError(_MessageKeyError):
+    """A synset name (e.g. ``"bank.n.01"``) that WordNet does not have or that is malformed."""
+
+
+class UnknownSenseKeyError(_MessageKeyError):
+    """A sense key (e.g. ``"dog%1:05:00::"``) that WordNet 3.0 does not have or that is malformed."""
+
+
+class LemmaNotInSynsetError(_MessageKeyError):
+    """A lemma that is not one of the given synset's lemmas."""
+
+
+class SenseCountUnavailableError(FileNotFoundError):
+    """The tag counts file ``cntlist.rev`` is missing from the loaded WordNet."""
+
+
+@dataclass(frozen=True)
+class Sense:
+    """One WordNet sense of a lemma.
+
+    Attributes:
+        sense_key: WordNet 3.0 sense key, e.g. ``"bank%1:17:01::"``.
+        synset: synset name, e.g. ``"bank.n.01"``.
+        gloss: the synset's definition.
+        examples: the synset's example sentences.
+        count: the sense's tag count from ``cntlist.rev`` (0 when it is not tagged).
+    """
+
+    sense_key: str
+    synset: str
+    gloss: str
+    examples: tuple[str, ...]
+    count: int
+
+
+def normalize_pos(pos: str) -> str:
+    """Map a part of speech to a WordNet letter.
+
+    Accepts the WordNet letters ``n v a r s`` and the universal tags ``NOUN VERB ADJ ADV``
+    (as in the Raganato WSD format), case-insensitively.
+
+    Returns:
+        one of ``"n" "v" "a" "r" "s"`` (``ADJ`` gives ``"a"``, which includes satellites).
+
+    Raises:
+        ValueError: ``pos`` is none of those; the message names it and the valid ones.
+    """
+    text = pos.strip() if isinstance(pos, str) else pos
+    if isinstance(text, str) and text.lower() in _LETTERS:
+        return text.lower()
+    if isinstance(text, str) and text.upper() in _UNIVERSAL:
+        return _UNIVERSAL[text.upper()]
+    valid = ", ".join(list(_LETTERS) + list(_UNIVERSAL))
+    raise ValueError(f"unknown part of speech {pos!r}; valid ones are: {valid}")
+
+
+def _normalize_lemma(lemma: str) -> str:
+    """WordNet's form of a lemma: lower case, words joined by underscores."""
+    return "_".join(lemma.strip().lower().split())
+
+
+# --------------------------------------------------------------------------- locating
+
+
+def _cache_dir() -> Path:
+    """lexkd's cache folder: ``$LEXKD_CACHE`` or ``~/.cache/lexkd``."""
+    return Path(os.environ.get(ENV_CACHE) or "~/.cache/lexkd").expanduser().resolve()
+
+
+def _staging_root(source: Path) -> Path:
+    """The NLTK data folder a database folder is staged into, one per source folder.
+
+    The Debian folder gets ``<cache>/nltk_data``; any other source its own
+    ``<cache>/nltk_data-<hash>``, so two sources never overwrite each other's files
+    while a reader still opens some of them lazily.
+    """
+    if source == DEBIAN_WORDNET_DIR.resolve():
+        return _cache_dir() / "nltk_data"
+    digest = hashlib.sha256(str(source).encode()).hexdigest()[:12]
+    return _cache_dir() / f"nltk_data-{digest}"
+
+
+def _missing_files(folder: Path) -> list[str]:
+    """The required database files absent from ``folder``."""
+    return [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
+
+
+def _describe_missing(missing: list[str]) -> str:
+    """A short account of missing files, pointing at the Debian package for index.sense."""
+    if missing == ["index.sense"]:
+        return "missing index.sense (Debian package wordnet-sense-index)"
+    shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+    return f"not a WordNet database folder (missing {shown})"
+
+
+def _is_staging_root(entry) -> bool:
+    """Whether an ``nltk.data.path`` entry is one of lexkd's staging folders."""
+    try:
+        path = Path(str(entry)).expanduser().resolve()
+    except (OSError, ValueError):
+        return False
+    named = path.name == "nltk_data" or path.name.startswith("nltk_data-")
+    return named and path.parent == _cache_dir()
+
+
+def _nltk_data_dirs() -> list[str]:
+    """``nltk.data.path`` without lexkd's own staging folders: those are not user data."""
+    import nltk
+
+    return [str(entry) for entry in nltk.data.path if not _is_staging_root(entry)]
+
+
+def _find_corpus(paths: list[str]):
+    """NLTK's pointer to ``corpora/wordnet`` (folder or zip) within ``paths``, or None."""
+    import nltk
+
+    # The zip form needs the trailing slash for NLTK to find a folder inside an archive.
+    for name in ("corpora/wordnet", "corpora/wordnet.zip/wordnet/"):
+        try:
+            return nltk.data.find(name, paths=paths)
+        except LookupError:
+            continue
+    return None
+
+
+def _register_data_root(root: Path) -> None:
+    """Append ``root`` to ``nltk.data.path`` unless an entry already names it."""
+    import nltk
+
+    for entry in nltk.data.path:
+        try:
+            if Path(str(entry)).expanduser().resolve() == root:
+                return
+        except (OSError, ValueError):
+            continue
+    nltk.data.path.append(str(root))
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def _manifest_for(source: Path, lexnames: Path) -> dict:
+    """What a staged folder was built from; a mismatch means it must be rebuilt."""
+    files = {}
+    for name in _REQUIRED_FILES + _OPTIONAL_FILES:
+        path = source / name
+        if path.is_file():
+            st = path.stat()
+            files[name] = [st.st_size, st.st_mtime_ns]
+    digest = hashlib.sha256(lexnames.read_bytes()).hexdigest()
+    return {"format": _MANIFEST_FORMAT, "source": str(source), "files": files, "lexnames": digest}
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    """The manifest of a staged folder, or None if it has none (absent or half-made)."""
+    try:
+        return json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _make_private_dir(path: Path) -> None:
+    """Create ``path`` and missing parents as 0755: NLTK refuses group/world-writable folders."""
+    if path.is_dir():
+        return
+    _make_private_dir(path.parent)
+    try:
+        # mkdir's mode is masked by the umask, which can only remove bits, so the folder
+        # is never group/world writable whatever the umask is.
+        path.mkdir(mode=0o755)
+    except FileExistsError:
+        pass
+
+
+def _copy_private(src: Path, dst: Path) -> None:
+    """Copy one file as a private regular file (NLTK refuses symlinks and hard links)."""
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)
+
+
+def _fill(folder: Path, source: Path, lexnames: Path, manifest: dict) -> None:
+    """Copy the database into ``folder``; the manifest goes last, marking it complete."""
+    for name in _REQUIRED_FILES + _OPTIONAL_FILES:
+        if (source / name).is_file():
+            _copy_private(source / name, folder / name)
+    if not (folder / "lexnames").is_file():
+        _copy_private(lexnames, folder / "lexnames")
+    (folder / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.chmod(folder / _MANIFEST, 0o644)
+    os.chmod(folder, 0o755)
+
+
+def _swap_in(built: Path, target: Path, manifest: dict) -> None:
+    """Move the finished folder ``built`` to ``target`` atomically, replacing a stale one."""
+    if _read_manifest(target) == manifest:
+        return  # another process staged the same source meanwhile: keep its folder
+    if target.exists():
+        # os.replace cannot overwrite a non-empty folder: move the stale one aside first.
+        stale = target.with_name(f".{target.name}-stale-{uuid.uuid4().hex}")
+        try:
+            os.replace(target, stale)
+        except FileNotFoundError:
+            pass
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.replace(built, target)
+    except OSError:
+        # Another process staged the same source meanwhile; its folder is complete.
+        if _read_manifest(target) != manifest:
+            raise
+
+
+def _stage(source: Path) -> Path:
+    """Build (or reuse) ``<staging root>/corpora/wordnet`` from a database folder.
+
+    Returns:
+        the NLTK data root holding the staged corpus.
+    """
+    data_root = _staging_root(source)
+    target = data_root / "corpora" / "wordnet"
+    with resources.as_file(resources.files("lexkd.lexical") / "lexnames") as lexnames:
+        manifest = _manifest_for(source, lexnames)
+        if _read_manifest(target) == manifest:
+            return data_root
+        try:
+            _make_private_dir(target.parent)
+            built = Path(tempfile.mkdtemp(prefix=".wordnet-building-", dir=target.parent))
+            try:
+                _fill(built, source, lexnames, manifest)
+                _swap_in(built, target, manifest)
+            finally:
+                shutil.rmtree(built, ignore_errors=True)
+        except OSError as err:
+            raise OSError(
+                f"cannot build the NLTK data folder for WordNet in {data_root}: {err}; "
+                f"set {ENV_CACHE} to a writable folder"
+            ) from err
+    return data_root
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _new_reader(pointer):
+    """NLTK's WordNetCorpusReader on ``pointer`` without Open Multilingual WordNet."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    with warnings.catch_warnings():
+        # Expected: lexkd does not load the multilingual (OMW) data.
+        warnings.filterwarnings(
+            "ignore", message="The multilingual functions", category=UserWarning
+        )
+        return WordNetCorpusReader(pointer, None)
+
+
+def _load_staged(source: Path):
+    """Stage a database folder, register it with NLTK and open it.
+
+    Returns:
+        (reader, staged NLTK data root)
+    """
+    import nltk
+
+    data_root = _stage(source)
+    _register_data_root(data_root)
+    try:
+        pointer = nltk.data.find("corpora/wordnet", paths=[str(data_root)])
+    except LookupError as err:
+        # NLTK refuses folders another account could write to (it warns which one).
+        raise PermissionError(
+            f"NLTK refused the staged WordNet folder {data_root}/corpora/wordnet; it and "
+            "its parents up to that folder must not be group- or world-writable"
+        ) from err
+    return _new_reader(pointer), data_root
+
+
+def _load_nltk_pointer(pointer):
+    """Open a ``corpora/wordnet`` NLTK found; a bare database folder there is staged.
+
+    Returns:
+        (reader, staged NLTK data root or None)
+    """
+    from nltk.data import FileSystemPathPointer
+
+    if isinstance(pointer, FileSystemPathPointer):
+        folder = Path(pointer.path)
+        if folder.is_dir() and not (folder / "lexnames").is_file():
+            return _load_staged(folder.resolve())
+    return _new_reader(pointer), None
+
+
+def _load_from_setting(path: Path, label: str, tried: list[str]):
+    """Load from an explicit folder (path argument or env var), or record why not.
+
+    Returns:
+        (reader, staged root or None, source description), or None.
+    """
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        tried.append(f"{label} {str(path)!r}: not an existing folder")
+        return None
+    missing = _missing_files(path)
+    if not missing:
+        reader, root = _load_staged(path)
+        return reader, root, str(path)
+    if (path / "corpora" / "wordnet").is_dir() or (path / "corpora" / "wordnet.zip").is_file():
+        # An NLTK data folder: authorise it the way NLTK documents, by listing it on
+        # nltk.data.path (NLTK checks zip archives against that list even in find()).
+        _register_data_root(path)
+        pointer = _find_corpus([str(path)])
+        if pointer is not None:
+            reader, root = _load_nltk_pointer(pointer)
+            return reader, root, str(getattr(pointer, "path", pointer))
+    tried.append(f"{label} {str(path)!r}: {_describe_missing(missing)}")
+    return None
+
+
+def _load_from_defaults(tried: list[str]):
+    """Load from NLTK's data folders, then the Debian folder, or record why not.
+
+    Returns:
+        (reader, staged root or None, source description), or None.
+    """
+    try:
+        nltk_dirs = _nltk_data_dirs()
+    except ImportError:
+        tried.append("NLTK's data folders: nltk is not installed (pip install nltk)")
+    else:
+        pointer = _find_corpus(nltk_dirs)
+        if pointer is not None:
+            reader, root = _load_nltk_pointer(pointer)
+            return reader, root, str(getattr(pointer, "path", pointer))
+        tried.append(f"NLTK's data folders {nltk_dirs}: no corpora/wordnet or corpora/wordnet.zip")
+    if DEBIAN_WORDNET_DIR.is_dir() and not _missing_files(DEBIAN_WORDNET_DIR):
+        reader, root = _load_staged(DEBIAN_WORDNET_DIR.resolve())
+        return reader, root, str(DEBIAN_WORDNET_DIR)
+    missing = _missing_files(DEBIAN_WORDNET_DIR) if DEBIAN_WORDNET_DIR.is_dir() else None
+    why = "no such folder" if missing is None else _describe_missing(missing)
+    tried.append(f"Debian folder {str(DEBIAN_WORDNET_DIR)!r}: {why}")
+    return None
+
+
+def _locate_and_load(path: str | os.PathLike | None):
+    """Find WordNet 3.0 in the documented order and open it.
+
+    Returns:
+        (reader, staged root or None, source description)
+
+    Raises:
+        WordNetNotFoundError: nowhere had it; the message lists each place and why.
+    """
+    tried: list[str] = []
+    env = os.environ.get(ENV_WORDNET_DIR)
+    if path is not None:
+        found = _load_from_setting(Path(path), "path argument", tried)
+    elif env:
+        found = _load_from_setting(Path(env), f"${ENV_WORDNET_DIR}", tried)
+    else:
+        found = _load_from_defaults(tried)
+    if found is None:
+        places = "\n".join(f"  - {entry}" for entry in tried)
+        raise WordNetNotFoundError(f"WordNet 3.0 not found. Looked in:\n{places}\n{_INSTALL_HINT}")
+    return found
+
+
+# --------------------------------------------------------------------------- API
+
+
+class WordNet:
+    """WordNet 3.0 with a plain-Python API (str, int, lists and dataclasses only).
+
+    Synsets are named as in NLTK, e.g. ``"bank.n.01"``; every method taking a synset
+    also accepts NLTK's alias form ``"<lemma>.<pos>.<sense number>"``. Not thread-safe:
+    NLTK's reader shares file handles, so use one instance per thread if needed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        """Locate WordNet 3.0 (see the module docstring) and open it.
+
+        Args:
+            path: a WordNet database folder or an NLTK data folder; None searches the
+                usual places.
+
+        Raises:
+            WordNetNotFoundError: WordNet 3.0 was not found; the message says where lexkd
+                looked and how to install it.
+            WordNetVersionError: the WordNet found is not version 3.0.
+            ImportError: nltk is not installed.
+        """
+        reader, staged_root, source = _locate_and_load(path)
+        version = reader.get_version()
+        if version != EXPECTED_VERSION:
+            raise WordNetVersionError(
+                f"WordNet at {source!r} is version {version!r}; lexkd needs {EXPECTED_VERSION}"
+            )
+        self._reader = reader
+        self._version = version
+        self._source = source
+        self._staged_root = None if staged_root is None else str(staged_root)
+        self._has_file: dict[str, bool] = {}
+
+    def __repr__(self) -> str:
+        return f"WordNet(version={self._version!r}, source={self._source!r})"
+
+    @property
+    def version(self) -> str:
+        """The WordNet version string read from the database, always ``"3.0"``."""
+        return self._version
+
+    @property
+    def source(self) -> str:
+        """Where the WordNet files came from (a folder, or an NLTK zip pointer)."""
+        return self._source
+
+    @property
+    def staged_root(self) -> str | None:
+        """The NLTK data folder lexkd built and put on ``nltk.data.path``; None when unused."""
+        return self._staged_root
+
+    # ---------------------------------------------------------------- internals
+
+    def _synset(self, name: str):
+        """The NLTK synset called ``name``; raises UnknownSynsetError."""
+        from nltk.corpus.reader.wordnet import WordNetError
+
+        try:
+            return self._reader.synset(name)
+        except (WordNetError, ValueError, KeyError, IndexError, AttributeError) as err:
+            raise UnknownSynsetError(f"unknown WordNet synset {name!r}") from err
+
+    def _synset_objects(self, lemma: str, pos: str | None) -> list:
+        """NLTK synsets whose lemmas include ``lemma`` exactly, in sense-number order."""
+        name = _normalize_lemma(lemma)
+        wanted = normalize_pos(pos) if pos is not None else None
+        found, seen = [], set()
+        for letter in _POS_ORDER if wanted is None else (wanted,):
+            query = "a" if letter == "s" else letter
+            # NLTK also returns synsets of morphological variants (banks -> bank); those
+            # are filtered out so the result is the lemma's own senses in index order.
+            for synset in self._reader.synsets(name, query, check_exceptions=False):
+                if letter == "s" and synset.pos() != "s":
+                    continue
+                if synset in seen or name not in {x.lower() for x in synset.lemma_names()}:
+                    continue
+                seen.add(synset)
+                found.append(synset)
+        return found
+
+    def _file_available(self, name: str) -> bool:
+        """Whether the loaded corpus has the file ``name`` (cached)."""
+        if name not in self._has_file:
+            try:
+                self._reader.open(name).close()
+                self._has_file[name] = True
+            except (OSError, LookupError, ValueError):
+                self._has_file[name] = False
+        return self._has_file[name]
+
+    def _in_sense_index(self, key: str, synset) -> bool:
+        """Whether index.sense maps ``key`` to ``synset``."""
+        from nltk.corpus.reader.wordnet import WordNetError
+
+        try:
+            return self._reader.lemma_from_key(key).synset() == synset
+        except (WordNetError, OSError, LookupError, ValueError):
+            return False
+
+    def _canonical_key(self, synset, lemma_lower: str) -> str | None:
+        """The sense key of ``lemma_lower`` in ``synset``, or None if it is not a lemma.
+
+        Case variants of a lemma in one synset (``Earth``/``earth``) can carry different
+        lexical ids and so different keys; WordNet's index.sense holds one of them (8 keys
+        NLTK computes, e.g. ``earth%1:17:02::``, are not in it). Prefer the indexed one.
+        """
+        keys = list(
+            dict.fromkeys(x.key() for x in synset.lemmas() if x.name().lower() == lemma_lower)
+        )
+        if len(keys) > 1:
+            for key in keys:
+                if self._in_sense_index(key, synset):
+                    return key
+        return keys[0] if keys else None
+
+    def _lemma_for_key(self, key: str):
+        """The NLTK lemma with sense key ``key``; raises UnknownSenseKeyError."""
+        from nltk.corpus.reader.wordnet import WordNetError
+
+        text = key.strip().lower() if isinstance(key, str) else ""
+        if not _SENSE_KEY_RE.match(text):
+            raise UnknownSenseKeyError(f"malformed WordNet sense key {key!r}")
+        try:
+            return self._reader.lemma_from_key(text)
+        except (WordNetError, OSError, LookupError, ValueError):
+            pass
+        # Not in index.sense: it may be one of the keys NLTK computes for a case variant.
+        lemma_name, lex_sense = text.split("%", 1)
+        letter = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "s"}[lex_sense[0]]
+        for synset in self._synset_objects(lemma_name, letter):
+            for lemma in synset.lemmas():
+                if lemma.key() == text:
+                    return lemma
+        raise UnknownSenseKeyError(f"unknown WordNet 3.0 sense key {key!r}")
+
+    # ---------------------------------------------------------------- lookups
+
+    def synsets(self, lemma: str, pos: str | None = None) -> list[str]:
+        """Synset names of ``lemma`` in WordNet sense-number order.
+
+        Args:
+            lemma: a lemma; multiword lemmas may use spaces or underscores, case is ignored.
+                No morphological analysis: ``"banks"`` finds nothing.
+            pos: a WordNet letter (``n v a r s``) or universal tag (``NOUN VERB ADJ ADV``);
+                ``a``/``ADJ`` include satellites. None means all, nouns first
+                (n, v, a, r).
+
+        Returns:
+            names such as ``["bank.n.01", "depository_financial_institution.n.01", ...]``;
+            empty if WordNet has no such lemma.
+
+        Raises:
+            ValueError: unknown part of speech.
+        """
+        return [synset.name() for synset in self._synset_objects(lemma, pos)]
+
+    def gloss(self, synset: str) -> str:
+        """The definition of ``synset``. Raises UnknownSynsetError."""
+        return self._synset(synset).definition()
+
+    def examples(self, synset: str) -> list[str]:
+        """The example sentences of ``synset`` (often empty). Raises UnknownSynsetError."""
+        return list(self._synset(synset).examples())
+
+    def lemma_names(self, synset: str) -> list[str]:
+        """The lemmas of ``synset`` in WordNet's spelling (underscores, original case).
+
+        Raises UnknownSynsetError.
+        """
+        return list(self._synset(synset).lemma_names())
+
+    def pos(self, synset: str) -> str:
+        """The part of speech of ``synset``: ``n v a s r``. Raises UnknownSynsetError."""
+        return self._synset(synset).pos()
+
+    def lexname(self, synset: str) -> str:
+        """The lexicographer file of ``synset``, e.g. ``"noun.animal"``. Raises UnknownSynsetError."""
+        return self._synset(synset).lexname()
+
+    def sense_key(self, lemma: str, synset: str) -> str:
+        """The WordNet 3.0 sense key of ``lemma`` in ``synset``, e.g. ``"bank%1:17:01::"``.
+
+        Raises:
+            UnknownSynsetError: unknown synset.
+            LemmaNotInSynsetError: ``lemma`` (spaces or underscores, any case) is not one
+                of the synset's lemmas.
+        """
+        obj = self._synset(synset)
+        key = self._canonical_key(obj, _normalize_lemma(lemma))
+        if key is None:
+            raise LemmaNotInSynsetError(
+                f"{lemma!r} is not a lemma of {synset!r} (lemmas: {obj.lemma_names()})"
+            )
+        return key
+
+    def sense_keys(self, synset: str) -> list[str]:
+        """The sense keys of all lemmas of ``synset``, in lemma order, without duplicates.
+
+        Raises UnknownSynsetError.
+        """
+        obj = self._synset(synset)
+        names = dict.fromkeys(name.lower() for name in obj.lemma_names())
+        return [self._canonical_key(obj, name) for name in names]
+
+    def synset_from_sense_key(self, key: str) -> str:
+        """The synset name a sense key belongs to, e.g. ``"dog%1:05:00::"`` -> ``"dog.n.01"``.
+
+        Keys are matched case-insensitively (WordNet keys are lower case).
+
+        Raises:
+            UnknownSenseKeyError: malformed key, or not a WordNet 3.0 sense.
+        """
+        return self._lemma_for_key(key).synset().name()
+
+    def lemma_count(self, sense_key: str) -> int:
+        """The tag count of a sense from ``cntlist.rev``, as NLTK's ``Lemma.count()``.
+
+        A sense missing from cntlist.rev was never tagged in the concordances and counts 0.
+        Caveat of WordNet 3.0's cntlist.rev: it spells some adjective-satellite keys with a
+        syntactic marker (``any%5:00:00:some(a):00``), so 83 adjective senses count 0 here
+        although the tag_cnt field of index.sense has a count (47 for
+        ``any%5:00:00:some:00``); NLTK's ``Lemma.count()`` gives the same 0.
+
+        Raises:
+            UnknownSenseKeyError: malformed or unknown sense key.
+            SenseCountUnavailableError: the loaded WordNet has no cntlist.rev.
+        """
+        lemma = self._lemma_for_key(sense_key)
+        if not self._file_available("cntlist.rev"):
+            raise SenseCountUnavailableError(
+                f"no sense counts: cntlist.rev is missing from the WordNet at {self._source!r} "
+                "(it ships with Debian's wordnet-base and with NLTK's wordnet download)"
+            )
+        return lemma.count()
+
+    def senses(self, lemma: str, pos: str | None = None) -> list[Sense]:
+        """All senses of ``lemma`` in WordNet sense-number order, with gloss, examples, count.
+
+        Args:
+            lemma: as for :meth:`synsets`.
+            pos: as for :meth:`synsets`.
+
+        Raises:
+            ValueError: unknown part of speech.
+            SenseCountUnavailableError: the loaded WordNet has no cntlist.rev.
+        """
+        name = _normalize_lemma(lemma)
+        result = []
+        for synset in self._synset_objects(lemma, pos):
+            key = self._canonical_key(synset, name)
+            result.append(
+                Sense(
+                    sense_key=key,
+                    synset=synset.name(),
+                    gloss=synset.definition(),
+                    examples=tuple(synset.examples()),
+                    count=self.lemma_count(key),
+                )
+            )
+        return result
+
+    def all_synsets(self, pos: str | None = None) -> Iterator[str]:
+        """Every synset name, lazily, in a fixed order: by part of speech (n, v, a, r),
+        then by position in the data file.
+
+        Args:
+            pos: restrict to one part of speech (``a``/``ADJ`` include satellites, ``s``
+                gives satellites only).
+
+        Raises:
+            ValueError: unknown part of speech (raised at the call, not on iteration).
+        """
+        letters = _POS_ORDER if pos is None else (normalize_pos(pos),)
+        return (synset.name() for letter in letters for synset in self._reader.all_synsets(letter))
+
+
+@functools.cache  # an lru_cache without size bound
+def get_wordnet(path: str | os.PathLike | None = None) -> WordNet:
+    """The process-wide :class:`WordNet` for ``path`` (loaded once, then cached).
+
+    The cache is keyed by ``path`` only: changing ``LEXKD_WORDNET_DIR`` later has no
+    effect on ``get_wordnet()``; call ``get_wordnet.cache_clear()`` to reload.
+
+    Raises:
+        WordNetNotFoundError: WordNet 3.0 was not found (the message says how to install).
+        WordNetVersionError: the WordNet found is not version 3.0.
+    """
+    return WordNet(path)

@@ -1,0 +1,211 @@
+"""Masked language models for lexkd: build students, load checkpoints, and compute the output
+layer only where it is needed (at masked positions).
+
+With a 30k vocabulary and a small model, the output layer (hidden -> vocabulary projection at
+every token) is most of an MLM step's cost. Only masked positions carry a loss, so lexkd runs
+the encoder on the whole sequence and the MLM head on the ``N`` masked positions only:
+``(batch, seq, hidden) -> (N, hidden) -> (N, vocab)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForMaskedLM,
+    BertConfig,
+    BertForMaskedLM,
+    PreTrainedModel,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _bert_head(model, hidden):
+    return model.cls(hidden)
+
+
+def _roberta_head(model, hidden):
+    return model.lm_head(hidden)
+
+
+def _distilbert_head(model, hidden):
+    hidden = model.activation(model.vocab_transform(hidden))
+    return model.vocab_projector(model.vocab_layer_norm(hidden))
+
+
+def _electra_head(model, hidden):
+    return model.generator_lm_head(model.generator_predictions(hidden))
+
+
+# model_type -> function(model, hidden (N, H)) -> logits (N, V); types not listed fall back to the
+# full head followed by a gather, with a warning (same result, full cost).
+MASKED_HEADS = {
+    "bert": _bert_head,
+    "roberta": _roberta_head,
+    "xlm-roberta": _roberta_head,
+    "camembert": _roberta_head,
+    "distilbert": _distilbert_head,
+    "electra": _electra_head,
+}
+_warned_types: set[str] = set()
+
+
+def masked_lm_logits(
+    model: PreTrainedModel,
+    input_ids: torch.Tensor,
+    masked: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    token_type_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Logits of a masked LM at the positions ``masked`` selects, computing its output layer there only.
+
+    Args:
+        model: an ``AutoModelForMaskedLM`` instance (BERT, RoBERTa, XLM-R, CamemBERT, DistilBERT
+            and ELECTRA heads are applied at masked positions only; other types run their full
+            head and gather, logged once as a warning).
+        input_ids: ``(batch_size, seq_len)`` token ids.
+        masked: ``(batch_size, seq_len)`` bool, True at the positions to predict.
+        attention_mask, token_type_ids: ``(batch_size, seq_len)`` or None.
+
+    Returns:
+        ``(N, vocab_size)`` logits, ``N = masked.sum()``, in row-major order of ``masked``
+        (the order of ``labels[masked]``).
+    """
+    kwargs = {"attention_mask": attention_mask}
+    if token_type_ids is not None and model.config.model_type not in ("roberta", "xlm-roberta", "camembert", "distilbert"):
+        kwargs["token_type_ids"] = token_type_ids
+    head = MASKED_HEADS.get(model.config.model_type)
+    if head is None:
+        if model.config.model_type not in _warned_types:
+            _warned_types.add(model.config.model_type)
+            logger.warning(
+                "No masked-position head for model type %r: computing the full output layer and "
+                "gathering masked positions (correct, but slower).", model.config.model_type,
+            )
+        return model(input_ids=input_ids, **kwargs).logits[masked]  # (B, T, V) -> (N, V)
+    hidden = model.base_model(input_ids=input_ids, **kwargs).last_hidden_state  # (B, T, H)
+    return head(model, hidden[masked])  # (N, H) -> (N, V)
+
+
+class MaskedPositionMLM(nn.Module):
+    """Training wrapper: a masked LM whose forward returns logits at masked positions only.
+
+    ``forward(input_ids, attention_mask, token_type_ids, labels)`` returns
+    ``{"logits": (N, vocab_size), "labels": (N,)}`` for the ``N`` positions whose label is not
+    -100. Running the forward through this module (rather than calling the inner model's parts
+    from the trainer) keeps it under DistributedDataParallel's wrapper with ``accelerate launch``.
+    ``state_dict``/``load_state_dict`` are the inner model's, so checkpoints have its keys.
+    """
+
+    def __init__(self, model: PreTrainedModel):
+        super().__init__()
+        self.model = model
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def forward(self, input_ids, labels, attention_mask=None, token_type_ids=None):
+        masked = labels != -100  # (B, T)
+        logits = masked_lm_logits(self.model, input_ids, masked, attention_mask, token_type_ids)
+        return {"logits": logits, "labels": labels[masked]}
+
+    def state_dict(self, *args, **kwargs):
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def build_student(
+    vocab_size: int,
+    *,
+    num_hidden_layers: int = 2,
+    hidden_size: int = 128,
+    num_attention_heads: int = 2,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 512,
+    pad_token_id: int = 0,
+    seed: int = 42,
+) -> BertForMaskedLM:
+    """A freshly initialised BERT-style masked LM (``BertForMaskedLM``) of the given size.
+
+    Args:
+        vocab_size: size of the (shared) vocabulary.
+        num_hidden_layers, hidden_size, num_attention_heads: encoder size; ``hidden_size`` must
+            be divisible by ``num_attention_heads``.
+        intermediate_size: feed-forward width, default ``4 * hidden_size``.
+        seed: initialisation seed (the global torch RNG is restored afterwards, so data order
+            and masking do not depend on the model size).
+
+    Raises:
+        ValueError: a non-positive size, or hidden size not divisible by the head count.
+    """
+    for name, value in (("vocab_size", vocab_size), ("num_hidden_layers", num_hidden_layers),
+                        ("hidden_size", hidden_size), ("num_attention_heads", num_attention_heads)):
+        if value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value}.")
+    if hidden_size % num_attention_heads:
+        raise ValueError(
+            f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads})."
+        )
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        intermediate_size=intermediate_size or 4 * hidden_size,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BertForMaskedLM(config)
+
+
+def is_local_reference(name_or_path: str) -> bool:
+    """True when ``name_or_path`` must be a local folder (it exists or looks like a path, not a hub id)."""
+    if os.path.exists(name_or_path):
+        return True
+    return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+
+
+def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> PreTrainedModel:
+    """Load any ``AutoModelForMaskedLM`` checkpoint from a local folder or a hub id.
+
+    Args:
+        name_or_path: a folder written by ``save_pretrained`` or a hub id such as
+            ``"bert-base-uncased"``.
+        role: what the model is (``"teacher 'x'"``, ``"student"``), used in error messages.
+
+    Raises:
+        FileNotFoundError: a local path that does not exist or holds no ``config.json``.
+        OSError: a hub id that cannot be loaded (e.g. no network), with the reason.
+    """
+    name = str(name_or_path)
+    if is_local_reference(name):
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"The {role} path {name!r} does not exist (expected a folder written by save_pretrained).")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"The {role} folder {name!r} has no config.json: it is not a saved model.")
+        return AutoModelForMaskedLM.from_pretrained(path)
+    try:
+        AutoConfig.from_pretrained(name)
+    except OSError as error:
+        raise OSError(
+            f"Could not load the {role} {name!r}: it is not a local folder and the hub did not serve it "
+            f"({error.__class__.__name__}: {str(error).splitlines()[0]}). Give a local path, or check the id and network."
+        ) from None
+    return AutoModelForMaskedLM.from_pretrained(name)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of distinct parameters (tied weights counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

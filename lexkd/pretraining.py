@@ -1,0 +1,279 @@
+"""Building blocks of the MLM pretraining jobs (teachers and distilled students).
+
+``scripts/train_teacher.py`` and ``scripts/pretrain_multiteacher.py`` are thin ``main()``s over
+these functions. Each run writes to its own folder::
+
+    run_config.json     the arguments it ran with
+    metrics.jsonl       one JSON object per log/eval event (train loss, teacher weights, eval)
+    checkpoint-*/       Trainer checkpoints (model, optimizer, scheduler, RNG) for --resume
+    model/              the final model and tokenizer (save_pretrained), written atomically
+    eval_results.json   final held-out MLM loss, perplexity, accuracy, parameter count
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from lexkd.collators import MaskedLMCollator, mask_once
+from lexkd.corpora import flatten, load_corpus, split_documents
+from lexkd.modeling import MaskedPositionMLM, count_parameters
+from lexkd.teachers import Teacher
+from lexkd.tokenization import save_atomically, tokenize_texts
+from lexkd.trainer import DistillationArguments, MultiTeacherDistillationTrainer, evaluate_masked_lm
+
+logger = logging.getLogger(__name__)
+
+
+def write_json_atomically(obj, path: str | os.PathLike) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        json.dump(obj, handle, indent=2, default=str)
+    os.replace(handle.name, path)
+
+
+def write_text_atomically(text: str, path: str | os.PathLike) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+@dataclass
+class MLMData:
+    """Tokenised train split, fixed-masked validation split, and what they came from."""
+
+    train: datasets.Dataset
+    validation: datasets.Dataset
+    stats: dict
+
+
+def load_split_corpus(source: str, *, validation_fraction: float, seed: int, **corpus_kwargs) -> tuple[list, list]:
+    """Load a corpus (see :func:`lexkd.corpora.load_corpus`) and split it by document.
+
+    Returns:
+        ``(train_documents, validation_documents)``.
+    """
+    documents = load_corpus(source, **corpus_kwargs)
+    return split_documents(documents, validation_fraction=validation_fraction, seed=seed)
+
+
+def prepare_mlm_data(
+    train_documents: list,
+    validation_documents: list,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_seq_length: int = 128,
+    line_by_line: bool = False,
+    mlm_probability: float = 0.15,
+    eval_masking_seed: int = 1234,
+    max_eval_sequences: int | None = None,
+) -> MLMData:
+    """Tokenise both splits; mask the validation split once with a fixed seed.
+
+    The fixed masks make every model (teachers, students, runs) scored on the same positions.
+    """
+    train = tokenize_texts(flatten(train_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
+    validation = tokenize_texts(flatten(validation_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
+    if max_eval_sequences is not None and len(validation) > max_eval_sequences:
+        validation = validation.select(range(max_eval_sequences))
+    validation = mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)
+    stats = {
+        "train_documents": len(train_documents), "validation_documents": len(validation_documents),
+        "train_sequences": len(train), "validation_sequences": len(validation),
+        "max_seq_length": max_seq_length, "vocab_size": len(tokenizer),
+    }
+    return MLMData(train=train, validation=validation, stats=stats)
+
+
+class MetricsJsonlCallback(TrainerCallback):
+    """Append every log event (training and evaluation) to ``metrics.jsonl`` as one JSON line."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
+
+
+def evaluate_model(model, dataset: datasets.Dataset, tokenizer, *, batch_size: int = 64, desc: str = "Evaluating") -> dict:
+    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset."""
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MaskedLMCollator(tokenizer))
+    return evaluate_masked_lm(model, loader, desc=desc)
+
+
+def resume_checkpoint(output_dir: str | os.PathLike) -> str:
+    """The last checkpoint in ``output_dir``, for ``--resume``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or holds no ``checkpoint-*``.
+    """
+    if not Path(output_dir).is_dir():
+        raise FileNotFoundError(f"Cannot resume: the run folder {str(output_dir)!r} does not exist.")
+    checkpoint = get_last_checkpoint(str(output_dir))
+    if checkpoint is None:
+        raise FileNotFoundError(
+            f"Cannot resume: the run folder {str(output_dir)!r} has no checkpoint-* folder "
+            "(checkpoints are written every --save_steps). Start without --resume."
+        )
+    return checkpoint
+
+
+def train_masked_lm(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    data: MLMData,
+    args: DistillationArguments,
+    *,
+    teachers: Sequence[Teacher] = (),
+    resume: bool = False,
+    extra_config: dict | None = None,
+) -> dict:
+    """Train a masked LM (plain MLM with ``alpha=0``, multi-teacher distillation otherwise).
+
+    Writes the run folder described in this module's docstring into ``args.output_dir``; the
+    final ``model/`` folder appears only when training finished.
+
+    Args:
+        model: the student (any ``AutoModelForMaskedLM``).
+        data: from :func:`prepare_mlm_data`.
+        args: :class:`lexkd.trainer.DistillationArguments`.
+        teachers: needed when ``args.alpha > 0``.
+        resume: continue from the last checkpoint in ``args.output_dir``.
+        extra_config: more settings to record in ``run_config.json`` (corpus, model sizes, ...).
+
+    Returns:
+        The final evaluation: ``loss``, ``perplexity``, ``accuracy``, ``masked_tokens``,
+        ``parameters``, ``train_runtime_s``.
+
+    Raises:
+        FileNotFoundError: ``resume`` with no checkpoint in the run folder.
+    """
+    output_dir = Path(args.output_dir)
+    checkpoint = resume_checkpoint(output_dir) if resume else None
+    if not resume and (output_dir / "metrics.jsonl").exists():
+        (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
+    config = {"training": args.to_dict(), "teachers": [t.name for t in teachers], "data": data.stats, **(extra_config or {})}
+    write_json_atomically(config, output_dir / "run_config.json")
+    trainer = MultiTeacherDistillationTrainer(
+        model=MaskedPositionMLM(model),
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.validation,
+        data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability),
+        processing_class=tokenizer,
+        teachers=teachers,
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+    )
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.perf_counter() - start
+    final = trainer.evaluate()
+    results = {k.removeprefix("eval_"): v for k, v in final.items()}
+    results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1), steps=trainer.state.global_step)
+    if trainer.is_world_process_zero():
+        model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
+                              "teachers": [t.name for t in teachers]}
+        save_atomically(_ModelAndTokenizer(model, tokenizer), output_dir / "model")
+        write_json_atomically(results, output_dir / "eval_results.json")
+    return results
+
+
+class _ModelAndTokenizer:
+    """Saves a model and its tokenizer into one folder (for :func:`save_atomically`)."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    def save_pretrained(self, directory):
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def is_complete_model(directory: str | os.PathLike) -> bool:
+    """True when ``directory`` holds a finished ``model/`` folder (config, weights, tokenizer)."""
+    directory = Path(directory)
+    return (directory / "config.json").is_file() and (directory / "tokenizer_config.json").is_file() and any(
+        directory.glob("model*.safetensors")
+    )
+
+
+def args_with(args: DistillationArguments, **changes) -> DistillationArguments:
+    """A copy of ``args`` with some fields changed (re-validated by ``__post_init__``)."""
+    return dataclasses.replace(args, **changes)
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """Size and seed of a BERT-style teacher trained here when no pretrained teacher is available."""
+
+    name: str
+    layers: int
+    hidden_size: int
+    heads: int
+    seed: int
+
+
+DEFAULT_TEACHERS = (
+    TeacherSpec("teacher-large", layers=4, hidden_size=256, heads=4, seed=1),
+    TeacherSpec("teacher-small", layers=2, hidden_size=192, heads=3, seed=2),
+)
+"""The embedded default's two teachers: they differ in size and seed, and share corpus and tokenizer."""
+
+
+def train_teacher(
+    spec: TeacherSpec,
+    tokenizer: PreTrainedTokenizerBase,
+    data: MLMData,
+    args: DistillationArguments,
+    *,
+    resume: bool = False,
+) -> tuple[Path, bool]:
+    """Train a BERT-style MLM teacher on gold labels, or reuse the finished one in ``args.output_dir``.
+
+    Args:
+        spec: teacher size and seed.
+        args: training arguments; ``alpha`` is forced to 0 and ``seed`` to ``spec.seed``.
+
+    Returns:
+        ``(model_folder, trained)``: ``OUTPUT_DIR/model`` and whether it was trained now.
+
+    Raises:
+        lexkd.teachers.VocabularyMismatchError: a finished teacher exists there but was trained
+            with another tokenizer (delete the folder, or point --output_dir elsewhere).
+    """
+    from lexkd.modeling import build_student
+    from lexkd.teachers import check_vocabularies
+
+    model_dir = Path(args.output_dir) / "model"
+    if is_complete_model(model_dir):
+        from transformers import AutoTokenizer
+
+        check_vocabularies(tokenizer, {str(model_dir): AutoTokenizer.from_pretrained(model_dir)})
+        logger.info("Reusing teacher %s from %s", spec.name, model_dir)
+        return model_dir, False
+    model = build_student(len(tokenizer), num_hidden_layers=spec.layers, hidden_size=spec.hidden_size,
+                          num_attention_heads=spec.heads, pad_token_id=tokenizer.pad_token_id, seed=spec.seed)
+    teacher_args = args_with(args, alpha=0.0, seed=spec.seed)
+    train_masked_lm(model, tokenizer, data, teacher_args, resume=resume,
+                    extra_config={"teacher": dataclasses.asdict(spec)})
+    return model_dir, True

@@ -1,0 +1,154 @@
+"""Run reports: learning-curve plots from ``metrics.jsonl`` and a Markdown summary table."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """Read a ``metrics.jsonl`` file (one JSON object per line).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: a malformed line, naming the file and line number.
+    """
+    records = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}:{number}: not a JSON object ({error.msg}).") from None
+    return records
+
+
+def series(records: Sequence[dict], key: str) -> tuple[list[int], list[float]]:
+    """Steps and values of ``key`` in the records that have it."""
+    points = [(r["step"], r[key]) for r in records if key in r]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def mean_of(records: Sequence[dict], prefix: str) -> dict[str, float]:
+    """Mean over records of every key starting with ``prefix`` (e.g. the teacher weights)."""
+    sums: dict[str, list[float]] = {}
+    for record in records:
+        for key, value in record.items():
+            if key.startswith(prefix):
+                sums.setdefault(key.removeprefix(prefix), []).append(value)
+    return {key: sum(values) / len(values) for key, values in sums.items()}
+
+
+def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """Plot the gold-token MLM loss (training) and held-out MLM loss of several runs on one figure.
+
+    The training panel shows ``mlm_loss`` (cross-entropy on the gold token), which is comparable
+    across runs whatever their ``alpha``; the total loss is not.
+
+    Args:
+        runs: label -> records of its ``metrics.jsonl``.
+        path: PNG file to write (atomically).
+    """
+    fig, (train_ax, eval_ax) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for label, records in runs.items():
+        steps, values = series(records, "mlm_loss")
+        if steps:
+            train_ax.plot(steps, values, label=label, alpha=0.85)
+        steps, values = series(records, "eval_loss")
+        if steps:
+            eval_ax.plot(steps, values, marker="o", label=label)
+    train_ax.set(title="Training: gold-token MLM loss", xlabel="step", ylabel="cross-entropy (nats)")
+    eval_ax.set(title="Held-out MLM loss", xlabel="step", ylabel="cross-entropy (nats)")
+    for ax in (train_ax, eval_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".png", delete=False) as handle:
+        fig.savefig(handle.name, dpi=110)
+    plt.close(fig)
+    os.replace(handle.name, path)
+    return path
+
+
+def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
+    """A GitHub Markdown table; floats shown with 4 significant digits, missing values as '-'."""
+
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+REPORT_COLUMNS = ("model", "role", "parameters", "held-out MLM loss", "perplexity", "masked-token accuracy", "train time (s)")
+
+
+def result_row(model: str, role: str, results: Mapping[str, object]) -> dict:
+    """One row of the report table from an ``eval_results.json``-style dict."""
+    return {"model": model, "role": role, "parameters": results.get("parameters"),
+            "held-out MLM loss": results.get("loss"), "perplexity": results.get("perplexity"),
+            "masked-token accuracy": results.get("accuracy"), "train time (s)": results.get("train_runtime_s")}
+
+
+def multiteacher_report(
+    *,
+    rows: Sequence[Mapping[str, object]],
+    settings: Mapping[str, object],
+    teacher_weights: Mapping[str, float],
+    distilled: Mapping[str, object] | None,
+    baseline: Mapping[str, object] | None,
+    plot: str | None,
+    command: str,
+    wall_time_s: float,
+) -> str:
+    """The ``report.md`` of a multi-teacher distillation run.
+
+    Args:
+        rows: table rows from :func:`result_row` (teachers, then students).
+        settings: the run's settings shown as a two-column table.
+        teacher_weights: teacher name -> mean weight over training.
+        distilled, baseline: final results of the distilled student and of the same-size
+            student trained on gold labels only (alpha = 0), compared in the summary.
+        plot: relative path of the learning-curve PNG.
+    """
+    lines = ["# Multi-teacher MLM distillation report", "", f"Command: `{command}`", "",
+             f"Wall time (whole job): {wall_time_s / 60:.1f} min", "", "## Held-out masked-LM results", "",
+             "All models are scored on the same held-out documents with the same fixed masks.", "",
+             markdown_table(rows, REPORT_COLUMNS), ""]
+    if distilled and baseline:
+        d_loss, b_loss = distilled["loss"], baseline["loss"]
+        d_acc, b_acc = distilled["accuracy"], baseline["accuracy"]
+        verdict = "lower" if d_loss < b_loss else "higher"
+        lines += ["## What distillation did", "",
+                  f"At the same size, steps and data order, the distilled student's held-out MLM loss is "
+                  f"{d_loss:.4f} against {b_loss:.4f} for gold-only training ({verdict} by "
+                  f"{abs(d_loss - b_loss):.4f} nats, {100 * (d_loss - b_loss) / b_loss:+.1f}%), and its "
+                  f"masked-token accuracy {100 * d_acc:.2f}% against {100 * b_acc:.2f}%.", ""]
+    if teacher_weights:
+        lines += ["## Mean teacher weight during distillation", "",
+                  markdown_table([{"teacher": k, "mean weight": v} for k, v in teacher_weights.items()],
+                                 ("teacher", "mean weight")), ""]
+    if plot:
+        lines += ["## Learning curves", "", f"![learning curves]({plot})", ""]
+    lines += ["## Settings", "", markdown_table([{"setting": k, "value": v} for k, v in settings.items()],
+                                                ("setting", "value")), ""]
+    return "\n".join(lines)

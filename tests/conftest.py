@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny tokenizer and corpus built in the test, nothing downloaded."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from lexkd.tokenization import train_wordpiece_tokenizer
+
+WORDS = (
+    "the a cat dog bird sat ran flew on under over mat house tree river bank money water "
+    "red green small big old young and with to of in"
+).split()
+
+
+def make_texts(n: int = 300, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14))) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def texts() -> list[str]:
+    return make_texts()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(texts):
+    return train_wordpiece_tokenizer(texts, vocab_size=120, min_frequency=1)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder beside the project (``LEXKD_SHARED_DATA``, default ``../shared/data``)."""
+    path = Path(os.environ.get("LEXKD_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} is absent (set LEXKD_SHARED_DATA)")
+    return path
