@@ -1,10 +1,15 @@
 """Batching for MLM distillation, built on transformers' collators.
 
 Masking itself is ``DataCollatorForLanguageModeling.torch_mask_tokens`` (80% ``[MASK]``, 10%
-random token, 10% unchanged; -100 labels elsewhere). Training batches are masked on the fly from
-the global torch RNG, which ``Trainer`` checkpoints, so a resumed run draws the same masks as an
-uninterrupted one. Evaluation sets are masked once with a fixed seed (:func:`mask_once`), so
-every model, teacher or student, is scored on the same masked positions.
+random token, 10% unchanged; -100 labels elsewhere). Training batches are masked on
+the fly, each from a generator seeded with ``(seed, index of the batch)``: the masks depend only
+on the seed and the batch's position in the run, not on how far a prefetching data loader has
+run ahead, so a resumed run (which sets :attr:`MaskedLMCollator.batches_seen` to the batches
+already consumed) draws the same masks as an uninterrupted one. The global RNG cannot do this:
+``Trainer`` collates the first resumed batch before restoring it, and accelerate's data loader
+collates one batch ahead.
+Evaluation sets are masked once with a fixed seed (:func:`mask_once`), so every model, teacher
+or student, is scored on the same masked positions.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import datasets
+import torch
 from transformers import (
     DataCollatorForLanguageModeling,
     DataCollatorForTokenClassification,
@@ -27,6 +33,8 @@ class MaskedLMCollator:
         mlm_probability: share of (non-special) tokens selected for prediction, in (0, 1).
         whole_word_mask: mask all sub-tokens of a selected word together (needs a fast tokenizer
             and ``offset_mapping`` in the examples).
+        seed: masking seed; batch ``i`` is masked with a generator seeded from ``(seed, i)``,
+            ``i`` counted in :attr:`batches_seen`. ``None`` masks from the global torch RNG.
 
     Call: a list of examples with ``input_ids`` (and optionally ``special_tokens_mask``,
     ``attention_mask``, ``token_type_ids``, ``labels``) -> dict of ``(batch_size, seq_len)``
@@ -36,7 +44,13 @@ class MaskedLMCollator:
         ValueError: mlm_probability outside (0, 1) or a tokenizer without a mask token.
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, mlm_probability: float = 0.15, whole_word_mask: bool = False):
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        mlm_probability: float = 0.15,
+        whole_word_mask: bool = False,
+        seed: int | None = None,
+    ):
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}.")
         if tokenizer.mask_token is None:
@@ -45,10 +59,16 @@ class MaskedLMCollator:
             tokenizer, mlm_probability=mlm_probability, whole_word_mask=whole_word_mask
         )
         self.padder = DataCollatorForTokenClassification(tokenizer)  # pads labels with -100
+        self.seed = seed
+        self.batches_seen = 0
+        self.masker.generator = None if seed is None else torch.Generator()  # torch_mask_tokens draws from it
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         if all("labels" in example for example in examples):
             return self.padder([{k: v for k, v in ex.items() if k != "special_tokens_mask"} for ex in examples])
+        if self.seed is not None:
+            self.masker.generator.manual_seed(self.seed * 1_000_003 + self.batches_seen)
+            self.batches_seen += 1
         return self.masker(examples)
 
 

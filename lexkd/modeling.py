@@ -176,6 +176,21 @@ def is_local_reference(name_or_path: str) -> bool:
     return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
 
 
+def check_local_model(name_or_path: str | os.PathLike, *, role: str = "model") -> None:
+    """Raise ``FileNotFoundError`` when ``name_or_path`` looks local but is not a saved model folder.
+
+    Hub ids (``name`` or ``org/name`` that do not exist locally) pass; they are checked on load.
+    """
+    name = str(name_or_path)
+    if not is_local_reference(name):
+        return
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"The {role} path {name!r} does not exist (expected a folder written by save_pretrained).")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"The {role} folder {name!r} has no config.json: it is not a saved model.")
+
+
 def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> PreTrainedModel:
     """Load any ``AutoModelForMaskedLM`` checkpoint from a local folder or a hub id.
 
@@ -189,13 +204,9 @@ def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> P
         OSError: a hub id that cannot be loaded (e.g. no network), with the reason.
     """
     name = str(name_or_path)
+    check_local_model(name, role=role)
     if is_local_reference(name):
-        path = Path(name).expanduser()
-        if not path.is_dir():
-            raise FileNotFoundError(f"The {role} path {name!r} does not exist (expected a folder written by save_pretrained).")
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"The {role} folder {name!r} has no config.json: it is not a saved model.")
-        return AutoModelForMaskedLM.from_pretrained(path)
+        return AutoModelForMaskedLM.from_pretrained(Path(name).expanduser())
     try:
         AutoConfig.from_pretrained(name)
     except OSError as error:

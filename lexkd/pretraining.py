@@ -179,7 +179,9 @@ def train_masked_lm(
         args=args,
         train_dataset=data.train,
         eval_dataset=data.validation,
-        data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability),
+        # Per-process masking seed: processes mask different examples with different draws.
+        data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                                       seed=args.seed + 1000 * args.process_index),
         processing_class=tokenizer,
         teachers=teachers,
         callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -168,6 +169,12 @@ class Teacher:
     name: str
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
+
+    @property
+    def label(self) -> str:
+        """Short name for logs and reports: ``x`` for a folder ``.../x/model``, else the name itself."""
+        path = Path(self.name)
+        return path.parent.name if path.name == "model" and path.parent.name else self.name
 
 
 def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu") -> list[Teacher]:

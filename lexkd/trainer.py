@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, Trainer, TrainingArguments
+from transformers import PreTrainedModel, Trainer, TrainerState, TrainingArguments
 from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_utils import get_last_checkpoint
 
 from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.modeling import MaskedPositionMLM, masked_lm_logits
@@ -144,6 +145,29 @@ class MultiTeacherDistillationTrainer(Trainer):
         self._stats: dict[str, float] = {}
         self._stats_steps = 0
 
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        if resume_from_checkpoint:
+            if resume_from_checkpoint is True:
+                resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+                if resume_from_checkpoint is None:
+                    raise FileNotFoundError(f"No checkpoint-* folder to resume from in {self.args.output_dir!r}.")
+            self._restore_batch_count(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def _restore_batch_count(self, checkpoint: str) -> None:
+        """Tell a seeded collator how many batches this process consumed before ``checkpoint``.
+
+        Its masks are seeded by batch index, so the resumed run masks as the uninterrupted one.
+        """
+        if getattr(self.data_collator, "seed", None) is None:
+            return
+        global_step = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json")).global_step
+        batches_per_epoch = len(self.get_train_dataloader())
+        accumulation = self.args.gradient_accumulation_steps
+        updates_per_epoch = max(math.ceil(batches_per_epoch / accumulation), 1)
+        epochs, updates = divmod(global_step, updates_per_epoch)
+        self.data_collator.batches_seen = epochs * batches_per_epoch + updates * accumulation
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)  # {"logits": (N, V), "labels": (N,)}
         target_probs = None
@@ -153,7 +177,7 @@ class MultiTeacherDistillationTrainer(Trainer):
                 weight_temperature=self.args.weight_temperature,
             )
             if model.training:
-                self._accumulate({f"teacher_weight/{t.name}": w.mean().item() for t, w in zip(self.teachers, weights, strict=True)})
+                self._accumulate({f"teacher_weight/{t.label}": w.mean().item() for t, w in zip(self.teachers, weights, strict=True)})
         loss, parts = multi_teacher_mlm_loss(
             outputs["logits"], target_probs, outputs["labels"], alpha=self.args.alpha,
             temperature=self.args.temperature, num_items_in_batch=num_items_in_batch,
@@ -196,3 +220,12 @@ class MultiTeacherDistillationTrainer(Trainer):
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
         torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        # Checkpoints are save_pretrained folders: load them the same way (tied weights included)
+        # and copy strictly into the student, so a partial or mismatched checkpoint fails loudly.
+        inner = _inner_model(self.accelerator.unwrap_model(model if model is not None else self.model))
+        with torch.random.fork_rng(devices=[]):  # from_pretrained's init must not move the data-order RNG
+            loaded = type(inner).from_pretrained(resume_from_checkpoint)
+        inner.load_state_dict(loaded.state_dict(), strict=True)
+

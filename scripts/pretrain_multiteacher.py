@@ -30,7 +30,7 @@ from transformers import AutoTokenizer
 
 from lexkd.arguments import CorpusArguments, StudentArguments, parse_args, run_cli
 from lexkd.corpora import flatten
-from lexkd.modeling import build_student, count_parameters, load_masked_lm
+from lexkd.modeling import build_student, check_local_model, count_parameters, load_masked_lm
 from lexkd.pretraining import (
     DEFAULT_TEACHERS,
     args_with,
@@ -64,7 +64,7 @@ class JobArguments:
         metadata={"help": "Teacher checkpoints (folders or hub ids), any AutoModelForMaskedLM sharing one vocabulary. "
                   "Default: train two BERT-style teachers on the corpus (OUTPUT_DIR/teachers), reused on later runs."},
     )
-    teacher_max_steps: int = field(default=400, metadata={"help": "Training steps of each teacher trained here."})
+    teacher_max_steps: int = field(default=800, metadata={"help": "Training steps of each teacher trained here."})
     teacher_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of teachers trained here."})
     baseline: bool = field(
         default=True, metadata={"help": "Also train the same student on gold labels only (alpha = 0), same steps and data order."}
@@ -72,9 +72,9 @@ class JobArguments:
     resume: bool = field(default=False, metadata={"help": "Continue the students from their last checkpoints in OUTPUT_DIR."})
 
 
-DEFAULTS = {"output_dir": "runs/quickstart", "max_steps": 400, "per_device_train_batch_size": 32,
+DEFAULTS = {"output_dir": "runs/quickstart", "max_steps": 600, "per_device_train_batch_size": 32,
             "learning_rate": 1e-3, "warmup_steps": 40, "weight_decay": 0.01, "logging_steps": 10,
-            "eval_strategy": "steps", "eval_steps": 100, "save_steps": 100, "save_total_limit": 2,
+            "eval_strategy": "steps", "eval_steps": 100, "save_steps": 200, "save_total_limit": 2,
             "report_to": "none", "disable_tqdm": False}
 
 
@@ -124,6 +124,8 @@ def main(argv=None) -> int:
     students = {"student-distilled": train_args}
     if job.baseline:
         students["student-mlm"] = args_with(train_args, alpha=0.0)
+    for name in job.teachers:  # fail before any work on a teacher path that does not exist
+        check_local_model(name, role=f"teacher {name!r}")
     if job.resume:  # fail before any work when there is nothing to resume
         for name in students:
             if not (root / name / "model").is_dir():
@@ -140,8 +142,8 @@ def main(argv=None) -> int:
     for teacher in teachers:
         scores = evaluate_model(teacher.model, data.validation, tokenizer, desc=f"Evaluating {teacher.name}")
         scores["parameters"] = count_parameters(teacher.model)
-        results[teacher.name] = scores
-        rows.append(result_row(teacher.name, "teacher", scores))
+        results[teacher.label] = scores
+        rows.append(result_row(teacher.label, "teacher", scores))
     curves = {}
     for name, args in students.items():
         run_args = args_with(args, output_dir=str(root / name))

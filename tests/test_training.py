@@ -1,0 +1,210 @@
+"""Few-step runs of the trainer and the main job on a tiny corpus made in the test."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from lexkd.modeling import build_student
+from lexkd.pretraining import prepare_mlm_data, train_masked_lm
+from lexkd.teachers import Teacher
+from lexkd.trainer import DistillationArguments
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import pretrain_multiteacher  # noqa: E402
+from conftest import make_texts  # noqa: E402
+
+
+def tiny_args(output_dir, **changes):
+    values = dict(output_dir=str(output_dir), max_steps=6, per_device_train_batch_size=4, learning_rate=1e-3,
+                  logging_steps=2, eval_strategy="steps", eval_steps=3, save_steps=3, report_to="none",
+                  use_cpu=True, disable_tqdm=True, seed=7, alpha=0.5, weighting="entropy", temperature=2.0)
+    values.update(changes)
+    return DistillationArguments(**values)
+
+
+def tiny_model(tokenizer, seed=0, layers=1):
+    return build_student(len(tokenizer), num_hidden_layers=layers, hidden_size=32, num_attention_heads=2, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def data(tokenizer, texts):
+    docs = [[t] for t in texts]
+    return prepare_mlm_data(docs[:250], docs[250:], tokenizer, max_seq_length=16)
+
+
+@pytest.fixture(scope="module")
+def teachers(tokenizer):
+    return [Teacher(f"t{i}", tiny_model(tokenizer, seed=10 + i, layers=i + 1).eval(), tokenizer) for i in range(2)]
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+def test_resume_reaches_same_weights_as_uninterrupted_run(tmp_path, tokenizer, data, teachers, monkeypatch):
+    full = tiny_model(tokenizer)
+    train_masked_lm(full, tokenizer, data, tiny_args(tmp_path / "full"), teachers=teachers)
+
+    # Interrupted run: stop after the step-3 checkpoint, then resume in a fresh process-like setting.
+    import lexkd.pretraining as pretraining
+
+    original = pretraining.MultiTeacherDistillationTrainer
+
+    class Interrupted(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(StopAt(3))
+
+    monkeypatch.setattr(pretraining, "MultiTeacherDistillationTrainer", Interrupted)
+    part = tiny_model(tokenizer)
+    train_masked_lm(part, tokenizer, data, tiny_args(tmp_path / "part"), teachers=teachers)
+    monkeypatch.setattr(pretraining, "MultiTeacherDistillationTrainer", original)
+    assert (tmp_path / "part" / "checkpoint-3").is_dir() and not (tmp_path / "part" / "checkpoint-6").exists()
+    torch.manual_seed(999)  # the RNG state must come from the checkpoint, not from here
+    resumed = tiny_model(tokenizer, seed=123)  # different init: weights must come from the checkpoint
+    train_masked_lm(resumed, tokenizer, data, tiny_args(tmp_path / "part"), teachers=teachers, resume=True)
+
+    full_state, resumed_state = full.state_dict(), resumed.state_dict()
+    assert not torch.equal(full_state["bert.embeddings.word_embeddings.weight"],
+                           tiny_model(tokenizer).state_dict()["bert.embeddings.word_embeddings.weight"])
+    for name, tensor in full_state.items():
+        assert torch.allclose(tensor, resumed_state[name], atol=1e-6), name
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, tokenizer, data):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "empty"), resume=True)
+
+
+def test_distillation_logs_teacher_weights_and_writes_run_folder(tmp_path, tokenizer, data, teachers):
+    results = train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "run", weighting="gold_prob"), teachers=teachers)
+    run = tmp_path / "run"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_logs = [r for r in records if "loss" in r and "eval_loss" not in r]
+    assert train_logs and all({"teacher_weight/t0", "teacher_weight/t1", "kd_loss", "mlm_loss"} <= r.keys() for r in train_logs)
+    assert all(abs(r["teacher_weight/t0"] + r["teacher_weight/t1"] - 1) < 1e-4 for r in train_logs)
+    assert any("eval_loss" in r for r in records)
+    assert {"loss", "perplexity", "accuracy", "parameters"} <= results.keys()
+    assert json.loads((run / "run_config.json").read_text())["teachers"] == ["t0", "t1"]
+    assert (run / "model" / "config.json").is_file() and (run / "model" / "tokenizer.json").is_file()
+
+
+def test_alpha_zero_needs_no_teacher_and_alpha_positive_does(tmp_path, tokenizer, data):
+    train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "mlm", alpha=0.0, max_steps=2))
+    with pytest.raises(ValueError, match="at least one teacher"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "kd", max_steps=2))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"alpha": 1.5}, "alpha must be in"), ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"weighting": "vote"}, "valid rules"), ({"weight_temperature": -1.0}, "weight_temperature"),
+])
+def test_bad_distillation_arguments(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_args(tmp_path, **change)
+
+
+# ---------------------------------------------------------------- the main job, end to end
+
+def job_argv(root, corpus, *extra):
+    return ["--output_dir", str(root), "--corpus", str(corpus), "--vocab_size", "120", "--max_seq_length", "16",
+            "--teacher_max_steps", "2", "--max_steps", "3", "--eval_steps", "2", "--save_steps", "2",
+            "--logging_steps", "1", "--per_device_train_batch_size", "4", "--validation_fraction", "0.1",
+            "--student_hidden_size", "32", "--student_heads", "2", "--student_layers", "1", "--use_cpu",
+            "--disable_tqdm", "true", *extra]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(make_texts(200, seed=5)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_job(tmp_path_factory, corpus_file):
+    root = tmp_path_factory.mktemp("job") / "run"
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file)) == 0
+    return root
+
+
+def test_main_job_writes_every_output(finished_job):
+    root = finished_job
+    for path in ["tokenizer/tokenizer.json", "teachers/teacher-large/model/config.json",
+                 "teachers/teacher-small/model/config.json", "report.md", "learning_curves.png", "results.json"]:
+        assert (root / path).is_file(), path
+    for student in ["student-distilled", "student-mlm"]:
+        for path in ["run_config.json", "metrics.jsonl", "eval_results.json", "model/config.json", "model/tokenizer.json"]:
+            assert (root / student / path).is_file(), f"{student}/{path}"
+    report = (root / "report.md").read_text()
+    assert "| teacher-large | teacher |" in report and "| student-mlm |" in report
+    assert "## What distillation did" in report and "teacher_weight" not in report
+    results = json.loads((root / "results.json").read_text())["results"]
+    assert results["student-distilled"]["parameters"] == results["student-mlm"]["parameters"]
+    assert results["teacher-large"]["parameters"] > results["teacher-small"]["parameters"]
+
+
+def test_main_job_reuses_teachers_and_resumes(finished_job, corpus_file, caplog):
+    stamp = (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns
+    assert pretrain_multiteacher.main(job_argv(finished_job, corpus_file, "--resume", "--max_steps", "4")) == 0
+    assert (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns == stamp
+
+
+def run_job(argv, capsys):
+    code = pretrain_multiteacher.run_cli(lambda: pretrain_multiteacher.main(argv))
+    return code, capsys.readouterr().err
+
+
+def test_bad_inputs_give_clear_errors(tmp_path, corpus_file, finished_job, capsys, texts):
+    cases = [
+        (["--teachers", str(tmp_path / "missing-teacher")], "does not exist"),
+        (["--weighting", "vote"], "valid rules"),
+        (["--alpha", "2"], "alpha must be in [0, 1]"),
+        (["--temperature", "0"], "temperature must be > 0"),
+    ]
+    for extra, message in cases:
+        code, err = run_job(job_argv(tmp_path / "out", corpus_file, *extra), capsys)
+        assert code == 2 and message in err and "Traceback" not in err, (extra, err)
+    code, err = run_job(job_argv(tmp_path / "out", tmp_path / "no-such-corpus.txt"), capsys)
+    assert code == 2 and "no-such-corpus.txt" in err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    code, err = run_job(job_argv(tmp_path / "out", empty), capsys)
+    assert code == 2 and "empty" in err.lower()
+    code, err = run_job(job_argv(tmp_path / "fresh", corpus_file, "--resume"), capsys)
+    assert code == 2 and ("no checkpoint" in err or "does not exist" in err), err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_teachers_with_different_vocabularies(tmp_path, corpus_file, finished_job, capsys, tokenizer):
+    other = tmp_path / "other-teacher"
+    tiny_model(tokenizer).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    teacher = finished_job / "teachers/teacher-large/model"
+    code, err = run_job(job_argv(tmp_path / "out", corpus_file, "--teachers", str(teacher), str(other)), capsys)
+    assert code == 2 and "vocabulary of" in err and str(other) in err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_given_teachers_and_yaml_config(tmp_path, corpus_file, finished_job):
+    teachers = [str(finished_job / f"teachers/{n}/model") for n in ("teacher-large", "teacher-small")]
+    config = tmp_path / "job.yaml"
+    config.write_text("weighting: max_prob\nbaseline: false\n")
+    root = tmp_path / "given"
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--config", str(config), "--teachers", *teachers)) == 0
+    assert not (root / "student-mlm").exists() and not (root / "tokenizer").exists()
+    assert json.loads((root / "student-distilled/run_config.json").read_text())["training"]["weighting"] == "max_prob"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("weigthing: max_prob\n")
+    with pytest.raises(SystemExit):
+        pretrain_multiteacher.main(job_argv(root, corpus_file, "--config", str(bad)))
