@@ -70,6 +70,19 @@ class StudentArguments:
     )
 
 
+@dataclass
+class TeacherArguments:
+    """Which teachers to distil from, or how to train them here when none is given."""
+
+    teachers: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Teacher checkpoints (folders or hub ids), any AutoModelForMaskedLM sharing one vocabulary. "
+                  "Default: train two BERT-style teachers on the corpus (OUTPUT_DIR/teachers), reused on later runs."},
+    )
+    teacher_max_steps: int = field(default=800, metadata={"help": "Training steps of each teacher trained here."})
+    teacher_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of teachers trained here."})
+
+
 def parse_args(dataclass_types: tuple, argv: list[str] | None = None, defaults: dict | None = None):
     """Parse the command line into the dataclasses, with ``--config FILE.yaml`` and script defaults.
 

@@ -170,10 +170,12 @@ def train_masked_lm(
     """
     output_dir = Path(args.output_dir)
     checkpoint = resume_checkpoint(output_dir) if resume else None
-    if not resume and (output_dir / "metrics.jsonl").exists():
-        (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
-    config = {"training": args.to_dict(), "teachers": [t.name for t in teachers], "data": data.stats, **(extra_config or {})}
-    write_json_atomically(config, output_dir / "run_config.json")
+    if args.should_save:  # only one process writes the run folder's files
+        if not resume and (output_dir / "metrics.jsonl").exists():
+            (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
+        config = {"training": args.to_dict(), "teachers": [t.name for t in teachers], "data": data.stats,
+                  **(extra_config or {})}
+        write_json_atomically(config, output_dir / "run_config.json")
     trainer = MultiTeacherDistillationTrainer(
         model=MaskedPositionMLM(model),
         args=args,
@@ -197,6 +199,7 @@ def train_masked_lm(
                               "teachers": [t.name for t in teachers]}
         save_atomically(_ModelAndTokenizer(model, tokenizer), output_dir / "model")
         write_json_atomically(results, output_dir / "eval_results.json")
+    trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
 
 
@@ -279,3 +282,74 @@ def train_teacher(
     train_masked_lm(model, tokenizer, data, teacher_args, resume=resume,
                     extra_config={"teacher": dataclasses.asdict(spec)})
     return model_dir, True
+
+
+def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int = 42) -> PreTrainedModel:
+    """The student of :class:`lexkd.arguments.StudentArguments`: from a checkpoint, or built from its size."""
+    from lexkd.modeling import build_student, load_masked_lm
+
+    if student_args.student:
+        return load_masked_lm(student_args.student, role="student")
+    return build_student(len(tokenizer), num_hidden_layers=student_args.student_layers,
+                         hidden_size=student_args.student_hidden_size, num_attention_heads=student_args.student_heads,
+                         intermediate_size=student_args.student_intermediate_size,
+                         pad_token_id=tokenizer.pad_token_id, seed=seed)
+
+
+def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments):
+    """Corpus, tokenizer, tokenised data and loaded teachers of a distillation job.
+
+    Given teachers supply the tokenizer (unless ``--tokenizer`` is set); otherwise a tokenizer is
+    trained (or reused) in ``OUTPUT_DIR/tokenizer`` and the :data:`DEFAULT_TEACHERS` are trained
+    (or reused) in ``OUTPUT_DIR/teachers``. Teachers' vocabularies are checked against the
+    tokenizer's.
+
+    Returns:
+        ``(tokenizer, data, teachers)``.
+
+    Raises:
+        FileNotFoundError, EmptyCorpusError, VocabularyMismatchError, OSError: bad input.
+    """
+    from transformers import AutoTokenizer
+
+    from lexkd.modeling import check_local_model
+    from lexkd.teachers import check_vocabularies, load_teachers
+    from lexkd.tokenization import load_or_train_tokenizer
+
+    root = Path(train_args.output_dir)
+    for name in teacher_args.teachers:  # fail before any work on a teacher path that does not exist
+        check_local_model(name, role=f"teacher {name!r}")
+    train_docs, val_docs = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
+                                             seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    if corpus_args.tokenizer or teacher_args.teachers:
+        tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or teacher_args.teachers[0])
+    else:
+        with train_args.main_process_first(desc="training the tokenizer"):  # the others then load it
+            tokenizer, trained = load_or_train_tokenizer(root / "tokenizer", flatten(train_docs),
+                                                         vocab_size=corpus_args.vocab_size)
+        logger.info("%s tokenizer in %s (%d tokens)", "Trained" if trained else "Reusing", root / "tokenizer", len(tokenizer))
+    data = prepare_mlm_data(train_docs, val_docs, tokenizer, max_seq_length=corpus_args.max_seq_length,
+                            line_by_line=corpus_args.line_by_line, mlm_probability=train_args.mlm_probability,
+                            eval_masking_seed=corpus_args.eval_masking_seed,
+                            max_eval_sequences=corpus_args.max_eval_sequences)
+    names = list(teacher_args.teachers)
+    if not names:
+        for spec in DEFAULT_TEACHERS:
+            spec_args = args_with(train_args, output_dir=str(root / "teachers" / spec.name),
+                                  max_steps=teacher_args.teacher_max_steps, learning_rate=teacher_args.teacher_learning_rate)
+            folder, trained = train_teacher(spec, tokenizer, data, spec_args)
+            logger.info("%s %s (%s)", "Trained" if trained else "Reusing", spec.name, folder)
+            names.append(str(folder))
+    teachers = load_teachers(names, device=train_args.device)
+    check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
+    logger.info("Data: %s", data.stats)
+    return tokenizer, data, teachers
+
+
+def evaluate_teachers(teachers: Sequence[Teacher], data: MLMData, tokenizer) -> dict[str, dict]:
+    """Held-out MLM scores and parameter count of each teacher, by its label."""
+    results = {}
+    for teacher in teachers:
+        scores = evaluate_model(teacher.model, data.validation, tokenizer, desc=f"Evaluating {teacher.label}")
+        results[teacher.label] = {**scores, "parameters": count_parameters(teacher.model)}
+    return results

@@ -135,6 +135,9 @@ class MultiTeacherDistillationTrainer(Trainer):
 
     def __init__(self, *args, teachers: Sequence[Teacher] = (), **kwargs):
         super().__init__(*args, **kwargs)
+        # Makes the Trainer count masked positions over the accumulated batch (and processes) and
+        # pass them as num_items_in_batch; compute_loss divides by that count itself.
+        self.model_accepts_loss_kwargs = True
         if not isinstance(self.model, MaskedPositionMLM):
             raise ValueError("MultiTeacherDistillationTrainer needs the student wrapped in MaskedPositionMLM.")
         if self.args.alpha > 0 and not teachers:
@@ -183,7 +186,9 @@ class MultiTeacherDistillationTrainer(Trainer):
             temperature=self.args.temperature, num_items_in_batch=num_items_in_batch,
         )
         if model.training:
-            self._accumulate({name: value.item() for name, value in parts.items()})
+            # Log per-token means of this micro-batch, whatever the loss's denominator.
+            scale = 1.0 if num_items_in_batch is None else float(num_items_in_batch) / max(outputs["labels"].numel(), 1)
+            self._accumulate({name: value.item() * scale for name, value in parts.items()})
         if num_items_in_batch is not None and self.args.average_tokens_across_devices:
             # num_items_in_batch counts every process's masked tokens and DDP averages gradients
             # over processes: scale back so the result is sum(all losses) / num_items.

@@ -208,3 +208,27 @@ def test_given_teachers_and_yaml_config(tmp_path, corpus_file, finished_job):
     bad.write_text("weigthing: max_prob\n")
     with pytest.raises(SystemExit):
         pretrain_multiteacher.main(job_argv(root, corpus_file, "--config", str(bad)))
+
+
+def test_gradient_accumulation_gives_the_same_update(tmp_path, tokenizer, data, teachers):
+    """batch 8 x 1 step == batch 4 x 2 accumulated micro-batches (SGD: Adam would hide a loss-scale bug)."""
+    from lexkd.collators import mask_once
+
+    premasked = type(data)(train=mask_once(data.train, tokenizer, seed=3), validation=data.validation, stats=data.stats)
+    models = []
+    for name, batch, accumulation in (("one", 8, 1), ("accumulated", 4, 2)):
+        model = tiny_model(tokenizer)
+        model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
+        model = type(model)(model.config)
+        model.load_state_dict(tiny_model(tokenizer).state_dict())
+        args = tiny_args(tmp_path / name, max_steps=2, per_device_train_batch_size=batch,
+                         gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=0.5,
+                         lr_scheduler_type="constant", eval_strategy="no", save_strategy="no", max_grad_norm=0.0)
+        train_masked_lm(model, tokenizer, premasked, args, teachers=teachers)
+        models.append(model.state_dict())
+    initial = tiny_model(tokenizer).state_dict()
+    moved = False
+    for name, tensor in models[0].items():
+        assert torch.allclose(tensor, models[1][name], atol=1e-5), name
+        moved |= not torch.allclose(tensor, initial[name], atol=1e-4)
+    assert moved
