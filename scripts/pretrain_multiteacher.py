@@ -55,7 +55,7 @@ class JobArguments:
     resume: bool = field(default=False, metadata={"help": "Continue the students from their last checkpoints in OUTPUT_DIR."})
 
 
-DEFAULTS = {"output_dir": "runs/quickstart", "max_steps": 600, "per_device_train_batch_size": 32,
+DEFAULTS = {"output_dir": "runs/quickstart", "max_steps": 500, "per_device_train_batch_size": 32,
             "learning_rate": 1e-3, "warmup_steps": 40, "weight_decay": 0.01, "logging_steps": 10,
             "eval_strategy": "steps", "eval_steps": 100, "save_steps": 200, "save_total_limit": 2,
             "report_to": "none"}
