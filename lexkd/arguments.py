@@ -137,7 +137,7 @@ def run_cli(main) -> int:
 
     try:
         return main()
-    except (FileNotFoundError, ValueError, OSError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, OSError) as error:
         if os.environ.get("LEXKD_TRACEBACK"):
             raise
         print(f"error: {error}", file=sys.stderr)

@@ -18,8 +18,9 @@ from torch import nn
 from transformers import (
     AutoConfig,
     AutoModelForMaskedLM,
+    AutoModelForPreTraining,
     BertConfig,
-    BertForMaskedLM,
+    BertForPreTraining,
     PreTrainedModel,
 )
 
@@ -27,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 def _bert_head(model, hidden):
-    return model.cls(hidden)
+    # BertForMaskedLM.cls (BertOnlyMLMHead) and BertForPreTraining.cls (BertPreTrainingHeads) both
+    # hold the MLM head as .predictions.
+    return model.cls.predictions(hidden)
 
 
 def _roberta_head(model, hidden):
@@ -133,8 +136,13 @@ def build_student(
     max_position_embeddings: int = 512,
     pad_token_id: int = 0,
     seed: int = 42,
-) -> BertForMaskedLM:
-    """A freshly initialised BERT-style masked LM (``BertForMaskedLM``) of the given size.
+) -> BertForPreTraining:
+    """A freshly initialised BERT-style model of the given size, with BERT's two pretraining heads.
+
+    The shared student is a ``BertForPreTraining``: its MLM head serves multi-teacher MLM
+    distillation, and its sentence-pair (next-sentence) head serves lexical pretraining
+    (LMGC-M), which therefore adds no parameter. Saved checkpoints load with
+    ``AutoModelForMaskedLM`` (the sentence-pair head is then dropped) or ``AutoModelForPreTraining``.
 
     Args:
         vocab_size: size of the (shared) vocabulary.
@@ -166,7 +174,7 @@ def build_student(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return BertForMaskedLM(config)
+        return BertForPreTraining(config)
 
 
 def is_local_reference(name_or_path: str) -> bool:
@@ -194,6 +202,9 @@ def check_local_model(name_or_path: str | os.PathLike, *, role: str = "model") -
 def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> PreTrainedModel:
     """Load any ``AutoModelForMaskedLM`` checkpoint from a local folder or a hub id.
 
+    BERT checkpoints saved as ``BertForPreTraining`` (lexkd's students and teachers) load with
+    both pretraining heads; everything else loads with ``AutoModelForMaskedLM``.
+
     Args:
         name_or_path: a folder written by ``save_pretrained`` or a hub id such as
             ``"bert-base-uncased"``.
@@ -205,16 +216,20 @@ def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> P
     """
     name = str(name_or_path)
     check_local_model(name, role=role)
-    if is_local_reference(name):
-        return AutoModelForMaskedLM.from_pretrained(Path(name).expanduser())
+    source = Path(name).expanduser() if is_local_reference(name) else name
     try:
-        AutoConfig.from_pretrained(name)
+        config = AutoConfig.from_pretrained(source)
     except OSError as error:
         raise OSError(
             f"Could not load the {role} {name!r}: it is not a local folder and the hub did not serve it "
             f"({error.__class__.__name__}: {str(error).splitlines()[0]}). Give a local path, or check the id and network."
         ) from None
-    return AutoModelForMaskedLM.from_pretrained(name)
+    # A BERT checkpoint saved with its pretraining heads (lexkd's students and teachers) keeps its
+    # sentence-pair head; any other masked LM loads as AutoModelForMaskedLM.
+    architectures = config.architectures or []
+    if config.model_type == "bert" and any(a.endswith("ForPreTraining") for a in architectures):
+        return AutoModelForPreTraining.from_pretrained(source)
+    return AutoModelForMaskedLM.from_pretrained(source)
 
 
 def count_parameters(model: nn.Module) -> int:

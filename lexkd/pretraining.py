@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -170,6 +171,8 @@ def train_masked_lm(
     """
     output_dir = Path(args.output_dir)
     checkpoint = resume_checkpoint(output_dir) if resume else None
+    if not resume:
+        _clear_finished_run(output_dir, args)
     if args.should_save:  # only one process writes the run folder's files
         if not resume and (output_dir / "metrics.jsonl").exists():
             (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
@@ -199,8 +202,47 @@ def train_masked_lm(
                               "teachers": [t.name for t in teachers]}
         save_atomically(_ModelAndTokenizer(model, tokenizer), output_dir / "model")
         write_json_atomically(results, output_dir / "eval_results.json")
+        _write_run_report(output_dir, args, teachers, results)
     trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
+
+
+def _clear_finished_run(output_dir: Path, args: DistillationArguments) -> None:
+    """Before a fresh run: refuse an interrupted run's folder; drop a finished run's old checkpoints.
+
+    Raises:
+        FileExistsError: ``output_dir`` holds checkpoints but no final model (an interrupted run).
+    """
+    checkpoints = sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
+    if not checkpoints:
+        return
+    if not is_complete_model(output_dir / "model"):
+        raise FileExistsError(
+            f"{str(output_dir)!r} holds an interrupted run ({checkpoints[-1].name}, no final model): pass --resume "
+            "to continue it, or delete the folder or choose another --output_dir to start over."
+        )
+    if args.should_save:
+        logger.info("Starting over in %s: removing the finished run's old checkpoints", output_dir)
+        for folder in checkpoints:
+            shutil.rmtree(folder)
+
+
+def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[Teacher], results: dict) -> None:
+    """The run folder's learning_curves.png and report.md."""
+    from lexkd.reporting import markdown_table, plot_learning_curves, read_metrics
+
+    plot_learning_curves({output_dir.name: read_metrics(output_dir / "metrics.jsonl")},
+                         output_dir / "learning_curves.png", title=output_dir.name)
+    kind = "multi-teacher distillation" if teachers else "masked-LM training on gold labels"
+    lines = [f"# {output_dir.name}: {kind}", "",
+             markdown_table([results], ["loss", "perplexity", "accuracy", "masked_tokens", "parameters", "steps",
+                                        "train_runtime_s"]), "",
+             "Held-out MLM loss in nats per masked token; accuracy over the fixed held-out masks.", ""]
+    if teachers:
+        lines += [f"Teachers: {', '.join(t.name for t in teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
+                  f"T {args.temperature}, tau {args.weight_temperature}.", ""]
+    lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
+    write_text_atomically("\n".join(lines), output_dir / "report.md")
 
 
 class _ModelAndTokenizer:

@@ -75,6 +75,9 @@ def main(argv=None) -> int:
             if not (root / name / "model").is_dir():
                 resume_checkpoint(root / name)
 
+    if train_args.should_save:
+        write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
+                               "student": vars(student_args), "training": train_args.to_dict()}, root / "run_config.json")
     tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args)
     results = evaluate_teachers(teachers, data, tokenizer)
     rows = [result_row(label, "teacher", scores) for label, scores in results.items()]

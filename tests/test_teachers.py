@@ -90,10 +90,25 @@ def test_masked_position_head_equals_full_head(tokenizer):
     masked = torch.zeros_like(batch["input_ids"], dtype=torch.bool)
     masked[0, 2] = masked[1, 3] = masked[1, 5] = True
     with torch.no_grad():
-        full = model(**batch).logits  # (B, T, V)
+        full = model(**batch).prediction_logits  # (B, T, V)
         sparse = masked_lm_logits(model, batch["input_ids"], masked, batch["attention_mask"])
     assert sparse.shape == (3, len(tokenizer))
     assert torch.allclose(sparse, full[masked], atol=1e-5)
+
+
+def test_saved_student_keeps_its_heads_and_loads_as_masked_lm(tmp_path, tokenizer):
+    from transformers import AutoModelForMaskedLM, BertForPreTraining
+
+    model = build_student(len(tokenizer), hidden_size=32, num_attention_heads=2, seed=4).eval()
+    model.save_pretrained(tmp_path / "s")
+    reloaded = load_masked_lm(tmp_path / "s")
+    assert isinstance(reloaded, BertForPreTraining)  # the sentence-pair head is kept
+    as_mlm = AutoModelForMaskedLM.from_pretrained(tmp_path / "s").eval()
+    ids = tokenizer(["the dog sat on the mat"], return_tensors="pt")["input_ids"]
+    masked = torch.zeros_like(ids, dtype=torch.bool)
+    masked[0, 2] = True
+    with torch.no_grad():
+        assert torch.allclose(masked_lm_logits(as_mlm, ids, masked), masked_lm_logits(model, ids, masked), atol=1e-5)
 
 
 def test_vocabulary_mismatch_names_teacher_and_sizes(tokenizer, texts):

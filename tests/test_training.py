@@ -86,6 +86,12 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, tokenizer, data):
         train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "empty"), resume=True)
 
 
+def test_fresh_run_refuses_an_interrupted_run_folder(tmp_path, tokenizer, data):
+    (tmp_path / "run" / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="interrupted run.*--resume"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "run", alpha=0.0))
+
+
 def test_distillation_logs_teacher_weights_and_writes_run_folder(tmp_path, tokenizer, data, teachers):
     results = train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "run", weighting="gold_prob"), teachers=teachers)
     run = tmp_path / "run"
@@ -97,6 +103,8 @@ def test_distillation_logs_teacher_weights_and_writes_run_folder(tmp_path, token
     assert {"loss", "perplexity", "accuracy", "parameters"} <= results.keys()
     assert json.loads((run / "run_config.json").read_text())["teachers"] == ["t0", "t1"]
     assert (run / "model" / "config.json").is_file() and (run / "model" / "tokenizer.json").is_file()
+    assert (run / "learning_curves.png").stat().st_size > 0
+    assert "gold_prob" in (run / "report.md").read_text()
 
 
 def test_alpha_zero_needs_no_teacher_and_alpha_positive_does(tmp_path, tokenizer, data):
@@ -140,11 +148,13 @@ def finished_job(tmp_path_factory, corpus_file):
 
 def test_main_job_writes_every_output(finished_job):
     root = finished_job
-    for path in ["tokenizer/tokenizer.json", "teachers/teacher-large/model/config.json",
+    for path in ["run_config.json", "teachers/teacher-large/report.md", "tokenizer/tokenizer.json",
+                 "teachers/teacher-large/model/config.json",
                  "teachers/teacher-small/model/config.json", "report.md", "learning_curves.png", "results.json"]:
         assert (root / path).is_file(), path
     for student in ["student-distilled", "student-mlm"]:
-        for path in ["run_config.json", "metrics.jsonl", "eval_results.json", "model/config.json", "model/tokenizer.json"]:
+        for path in ["run_config.json", "metrics.jsonl", "eval_results.json", "model/config.json", "model/tokenizer.json",
+                     "report.md", "learning_curves.png"]:
             assert (root / student / path).is_file(), f"{student}/{path}"
     report = (root / "report.md").read_text()
     assert "| teacher-large | teacher |" in report and "| student-mlm |" in report
@@ -232,3 +242,38 @@ def test_gradient_accumulation_gives_the_same_update(tmp_path, tokenizer, data, 
         assert torch.allclose(tensor, models[1][name], atol=1e-5), name
         moved |= not torch.allclose(tensor, initial[name], atol=1e-4)
     assert moved
+
+
+def test_help_explains_every_job_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        pretrain_multiteacher.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ["--teachers", "--weighting", "--alpha", "--temperature", "--weight_temperature", "--corpus",
+                 "--baseline", "--resume", "--student_layers", "--vocab_size", "--config", "--teacher_max_steps"]:
+        assert flag in text, flag
+    assert "valid" not in text or "uniform, max_prob, entropy, gold_prob" in text
+
+
+def test_unreachable_hub_teacher_is_a_clear_error(monkeypatch):
+    import huggingface_hub.constants
+
+    from lexkd.modeling import load_masked_lm
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # fail fast, no network wait
+    with pytest.raises(OSError, match="not a local folder and the hub did not serve it"):
+        load_masked_lm("lexkd-test-org/no-such-model", role="teacher 'x'")
+
+
+@pytest.mark.slow
+def test_main_job_on_real_text(tmp_path, shared_data):
+    corpus = shared_data / "text" / "wikitext-2" / "valid.txt"
+    if not corpus.is_file():
+        pytest.skip(f"{corpus} is absent")
+    root = tmp_path / "wiki"
+    argv = job_argv(root, corpus, "--max_documents", "20")
+    argv[argv.index("--vocab_size") + 1] = "600"
+    assert pretrain_multiteacher.main(argv) == 0
+    results = json.loads((root / "results.json").read_text())
+    assert results["settings"]["train_documents"] + results["settings"]["validation_documents"] == 20
+    assert results["results"]["student-distilled"]["masked_tokens"] > 50
