@@ -79,7 +79,7 @@ class TeacherArguments:
         metadata={"help": "Teacher checkpoints (folders or hub ids), any AutoModelForMaskedLM sharing one vocabulary. "
                   "Default: train two BERT-style teachers on the corpus (OUTPUT_DIR/teachers), reused on later runs."},
     )
-    teacher_max_steps: int = field(default=600, metadata={"help": "Training steps of each teacher trained here."})
+    teacher_max_steps: int = field(default=1000, metadata={"help": "Training steps of each teacher trained here."})
     teacher_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of teachers trained here."})
 
 

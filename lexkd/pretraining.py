@@ -281,7 +281,7 @@ class TeacherSpec:
 
 
 DEFAULT_TEACHERS = (
-    TeacherSpec("teacher-large", layers=4, hidden_size=256, heads=4, seed=1),
+    TeacherSpec("teacher-large", layers=3, hidden_size=256, heads=4, seed=1),
     TeacherSpec("teacher-small", layers=2, hidden_size=192, heads=3, seed=2),
 )
 """The embedded default's two teachers: they differ in size and seed, and share corpus and tokenizer."""

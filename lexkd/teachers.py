@@ -1,7 +1,9 @@
 """Teachers: loading, vocabulary checks, confidence weights and the combined multi-teacher target.
 
 For each masked position ``i``, teacher ``k`` gives ``p_k(.|x) = softmax(z_k / T)``. A named
-weighting rule scores each teacher's confidence ``s_k(i)``; the weights are
+weighting rule scores each teacher's confidence ``s_k(i)`` in its own prediction, measured on
+its untempered distribution ``softmax(z_k)`` (the temperature is a device to soften the target;
+at T > 1 weak teachers look alike and every rule drifts towards ``uniform``); the weights are
 ``w_k(i) = softmax_k(s_k(i) / tau)`` (``tau``: the weight temperature), and the target is
 
     q(i) = sum_k w_k(i) p_k(i)                      (Wahle, arXiv 2301.08130)
@@ -101,9 +103,9 @@ def combine_teachers(
     Args:
         teacher_logits: K tensors ``(N, V)`` (or one ``(K, N, V)`` tensor) of teacher logits at
             the same N masked positions.
-        rule, weight_temperature, labels: as :func:`teacher_weights`; the weights are computed
-            from the tempered distributions.
-        temperature: T > 0 applied to every teacher's logits.
+        rule, weight_temperature, labels: as :func:`teacher_weights`; the confidence scores are
+            computed on the teachers' own distributions ``softmax(z_k)`` (T = 1).
+        temperature: T > 0 applied to every teacher's logits for the target.
 
     Returns:
         ``(target_probs, weights)``: ``(N, V)`` float32 distributions and ``(K, N)`` weights.
@@ -116,8 +118,10 @@ def combine_teachers(
     if len(teacher_logits) == 0:
         raise ValueError("combine_teachers needs at least one teacher.")
     logits = teacher_logits if isinstance(teacher_logits, torch.Tensor) else torch.stack(list(teacher_logits))
-    teacher_probs = torch.softmax(logits.float() / temperature, dim=-1)  # (K, N, V)
-    weights = teacher_weights(teacher_probs, rule, labels, weight_temperature=weight_temperature)  # (K, N)
+    logits = logits.float()
+    own_probs = torch.softmax(logits, dim=-1)  # (K, N, V) the teachers' confidence, T = 1
+    weights = teacher_weights(own_probs, rule, labels, weight_temperature=weight_temperature)  # (K, N)
+    teacher_probs = own_probs if temperature == 1.0 else torch.softmax(logits / temperature, dim=-1)
     target_probs = (weights.unsqueeze(-1) * teacher_probs).sum(dim=0)  # (N, V)
     return target_probs, weights
 

@@ -67,6 +67,14 @@ def test_combined_target_is_weighted_mixture():
     assert torch.allclose(weights.sum(0), torch.ones(4))
 
 
+def test_weights_measure_confidence_at_temperature_one():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 5, 7, generator=g) * 3
+    target, weights = combine_teachers(logits, rule="max_prob", temperature=4.0)
+    assert torch.allclose(weights, teacher_weights(torch.softmax(logits, -1), "max_prob"))
+    assert torch.allclose(target, (weights.unsqueeze(-1) * torch.softmax(logits / 4.0, -1)).sum(0), atol=1e-6)
+
+
 def test_uniform_is_plain_average():
     logits = torch.randn(2, 5, 7)
     target, _ = combine_teachers(logits, rule="uniform")
