@@ -38,22 +38,21 @@ from lexkd.trainer import DistillationArguments, MultiTeacherDistillationTrainer
 logger = logging.getLogger(__name__)
 
 
-def write_json_atomically(obj, path: str | os.PathLike) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        json.dump(obj, handle, indent=2, default=str)
-    os.replace(handle.name, path)
-
-
 def write_text_atomically(text: str, path: str | os.PathLike) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (usual file mode)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         handle.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(handle.name, 0o666 & ~umask)  # NamedTemporaryFile creates files private (0600)
     os.replace(handle.name, path)
+
+
+def write_json_atomically(obj, path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`write_text_atomically`)."""
+    write_text_atomically(json.dumps(obj, indent=2, default=str), path)
 
 
 @dataclass
