@@ -46,6 +46,18 @@ class CompareArguments:
     )
 
 
+SETTINGS = ("alpha", "temperature", "weighting", "weight_temperature", "max_steps", "seed", "learning_rate",
+            "per_device_train_batch_size", "gradient_accumulation_steps", "mlm_probability")
+
+
+def _finished_with_same_settings(run: Path, args: DistillationArguments) -> bool:
+    """A finished run in ``run`` trained with the same settings can be reused as it is."""
+    if not ((run / "eval_results.json").is_file() and (run / "model").is_dir()):
+        return False
+    recorded = json.loads((run / "run_config.json").read_text())["training"]
+    return all(recorded.get(name) == getattr(args, name) for name in SETTINGS)
+
+
 def main(argv=None) -> int:
     compare, teacher_args, corpus_args, student_args, train_args = parse_args(
         (CompareArguments, TeacherArguments, CorpusArguments, StudentArguments, DistillationArguments), argv, DEFAULTS)
@@ -57,7 +69,7 @@ def main(argv=None) -> int:
     rows, curves = [], {}
     for rule in compare.rules:
         run = root / rule
-        if (run / "eval_results.json").is_file() and (run / "model").is_dir():
+        if _finished_with_same_settings(run, args_with(train_args, weighting=rule)):
             results = json.loads((run / "eval_results.json").read_text())
         else:
             results = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data,
