@@ -40,7 +40,7 @@ class DistillationArguments(TrainingArguments):
                   "+ (1 - alpha) * CE(gold). In [0, 1]; 0 trains on gold labels only."},
     )
     temperature: float = field(
-        default=2.0, metadata={"help": "Softmax temperature T > 0 applied to teachers and student in the KD term."}
+        default=1.0, metadata={"help": "Softmax temperature T > 0 applied to teachers and student in the KD term."}
     )
     weighting: str = field(
         default="entropy",
