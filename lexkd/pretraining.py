@@ -171,7 +171,7 @@ def train_masked_lm(
     output_dir = Path(args.output_dir)
     checkpoint = resume_checkpoint(output_dir) if resume else None
     if not resume:
-        _clear_finished_run(output_dir, args)
+        clear_finished_run(output_dir, args)
     if args.should_save:  # only one process writes the run folder's files
         if not resume and (output_dir / "metrics.jsonl").exists():
             (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
@@ -199,19 +199,20 @@ def train_masked_lm(
     if trainer.is_world_process_zero():
         model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
                               "teachers": [t.name for t in teachers]}
-        save_atomically(_ModelAndTokenizer(model, tokenizer), output_dir / "model")
+        save_model_atomically(model, tokenizer, output_dir / "model")
         write_json_atomically(results, output_dir / "eval_results.json")
         _write_run_report(output_dir, args, teachers, results)
     trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
 
 
-def _clear_finished_run(output_dir: Path, args: DistillationArguments) -> None:
+def clear_finished_run(output_dir: str | os.PathLike, args: DistillationArguments) -> None:
     """Before a fresh run: refuse an interrupted run's folder; drop a finished run's old checkpoints.
 
     Raises:
         FileExistsError: ``output_dir`` holds checkpoints but no final model (an interrupted run).
     """
+    output_dir = Path(output_dir)
     checkpoints = sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
     if not checkpoints:
         return
@@ -242,6 +243,14 @@ def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: S
                   f"T {args.temperature}, tau {args.weight_temperature}.", ""]
     lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
     write_text_atomically("\n".join(lines), output_dir / "report.md")
+
+
+def save_model_atomically(model, tokenizer, directory: str | os.PathLike) -> Path:
+    """Save a model and its tokenizer into one folder with ``save_pretrained``, atomically.
+
+    The folder appears complete or not at all (see :func:`lexkd.tokenization.save_atomically`).
+    """
+    return save_atomically(_ModelAndTokenizer(model, tokenizer), directory)
 
 
 class _ModelAndTokenizer:

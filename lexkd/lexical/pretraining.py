@@ -254,8 +254,7 @@ def train_lexical(
         FileNotFoundError: ``resume`` with no checkpoint; FileExistsError: an interrupted run's folder.
         RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
     """
-    from lexkd.pretraining import MetricsJsonlCallback, _ModelAndTokenizer, write_json_atomically
-    from lexkd.tokenization import save_atomically
+    from lexkd.pretraining import MetricsJsonlCallback, save_model_atomically, write_json_atomically
 
     wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP head
     output_dir = Path(args.output_dir)
@@ -285,7 +284,7 @@ def train_lexical(
         model.config.lexkd = {**(getattr(model.config, "lexkd", None) or {}), "lmgc_m": {
             "nsp_weight": args.nsp_weight, "alpha": args.alpha, "teachers": [t.name for t in teachers],
             "match_label": NSP_MATCH_LABEL, "max_length": max_length}}
-        save_atomically(_ModelAndTokenizer(model, tokenizer), output_dir / "model")
+        save_model_atomically(model, tokenizer, output_dir / "model")
         write_json_atomically(results, output_dir / "lexical_results.json")
         _write_report(output_dir, args, teachers, results, extra_config or {})
     trainer.accelerator.wait_for_everyone()
@@ -294,11 +293,11 @@ def train_lexical(
 
 def _start_run(output_dir: Path, args: LexicalPretrainingArguments, resume: bool) -> str | None:
     """The checkpoint to resume from (None for a fresh run), with the run folder made ready as the MLM job does."""
-    from lexkd.pretraining import _clear_finished_run, resume_checkpoint
+    from lexkd.pretraining import clear_finished_run, resume_checkpoint
 
     if resume:
         return resume_checkpoint(output_dir)
-    _clear_finished_run(output_dir, args)
+    clear_finished_run(output_dir, args)
     if args.should_save and (output_dir / "metrics.jsonl").exists():
         (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
     return None

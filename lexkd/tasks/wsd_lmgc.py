@@ -316,8 +316,7 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     Returns:
         the training metrics plus ``train_runtime_s``, ``pairs`` and ``steps``.
     """
-    from lexkd.pretraining import MetricsJsonlCallback, _ModelAndTokenizer, resume_checkpoint
-    from lexkd.tokenization import save_atomically
+    from lexkd.pretraining import MetricsJsonlCallback, resume_checkpoint, save_model_atomically
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
     train = tokenize_pairs(groups, tokenizer, max_length=max_length)
@@ -331,7 +330,7 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     lexkd_config["lmgc"] = {"match_label": MATCH_LABEL, "max_length": max_length, "pairs": len(train)}
     model.config.lexkd = lexkd_config
     if trainer.is_world_process_zero():
-        save_atomically(_ModelAndTokenizer(model, tokenizer), Path(args.output_dir) / "model")
+        save_model_atomically(model, tokenizer, Path(args.output_dir) / "model")
     return {**output.metrics, "train_runtime_s": round(time.perf_counter() - start, 1), "pairs": len(train),
             "steps": trainer.state.global_step}
 
