@@ -35,6 +35,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from transformers import AutoTokenizer, TrainingArguments
 
@@ -56,7 +57,10 @@ class EvalArguments:
         default=None, metadata={"help": "Training set .data.xml (e.g. SemCor): for mfs and word_expert, or to fine-tune "
                                 "LMGC from a checkpoint."}
     )
-    train_gold: str | None = field(default=None, metadata={"help": "The training set's .gold.key.txt."})
+    train_gold: str | None = field(
+        default=None, metadata={"help": "The training set's .gold.key.txt; default: X.gold.key.txt beside X.data.xml "
+                                "when that file exists (the framework's naming)."}
+    )
     scorer: str = field(
         default="auto", metadata={"help": "For checkpoints: classifier (LMGC), nsp (next-sentence head of a "
                                   "BertForPreTraining) or auto (classifier if the checkpoint is one, else nsp)."}
@@ -92,12 +96,20 @@ def make_system(args: EvalArguments, train_args: TrainingArguments, train):
     return system, system.scorer.name
 
 
+def default_key_file(data_xml: str) -> str | None:
+    """``X.gold.key.txt`` beside ``X.data.xml`` when it exists (the unified framework's naming), else None."""
+    if not data_xml.endswith(".data.xml"):
+        return None
+    key = Path(data_xml[: -len(".data.xml")] + ".gold.key.txt")
+    return str(key) if key.is_file() else None
+
+
 def main(argv=None) -> int:
     args, train_args = parse_args((EvalArguments, TrainingArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     corpus = read_raganato(args.data, args.gold)
-    train = read_raganato(args.train, args.train_gold) if args.train else None
+    train = read_raganato(args.train, args.train_gold or default_key_file(args.train)) if args.train else None
     system, kind = make_system(args, train_args, train)
     answers = system.predict(corpus)
     write_key_file(answers, args.output)

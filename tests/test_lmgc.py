@@ -358,3 +358,19 @@ def test_eval_wsd_refuses_classifier_scoring_of_a_pretraining_checkpoint(real_wo
     argv = ["--model", str(checkpoint), "--scorer", "classifier", "--data", str(data), "--output", str(tmp_path / "k")]
     assert run_script("eval_wsd", argv) == 2
     assert "not an LMGC classifier" in capsys.readouterr().err
+
+
+def test_eval_wsd_finds_the_gold_key_beside_the_data(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_wsd.py"
+    spec = importlib.util.spec_from_file_location("eval_wsd_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = tmp_path / "semcor.data.xml"
+    data.write_text("<corpus/>")
+    assert module.default_key_file(str(data)) is None  # no key file there yet
+    (tmp_path / "semcor.gold.key.txt").write_text("")
+    assert module.default_key_file(str(data)) == str(tmp_path / "semcor.gold.key.txt")
+    assert module.default_key_file(str(tmp_path / "other.xml")) is None

@@ -117,7 +117,8 @@ def _require_train(system: WSDSystem, train: WSDCorpus | None) -> WSDCorpus:
     """``train`` if it has gold keys; ValueError naming the system otherwise."""
     if train is None or not any(x.gold_keys for x in train.instances):
         raise ValueError(f"{system.name} needs a training corpus with gold keys, e.g. SemCor "
-                         "converted by scripts/prepare_semcor.py and read with read_raganato")
+                         "converted by scripts/prepare_semcor.py and read with read_raganato(data_xml, gold_key) "
+                         "(scripts/eval_wsd.py: --train X.data.xml --train_gold X.gold.key.txt)")
     return train
 
 
