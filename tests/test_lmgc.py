@@ -361,13 +361,11 @@ def test_eval_wsd_refuses_classifier_scoring_of_a_pretraining_checkpoint(real_wo
 
 
 def test_eval_wsd_finds_the_gold_key_beside_the_data(tmp_path):
-    import importlib.util
+    import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_wsd.py"
-    spec = importlib.util.spec_from_file_location("eval_wsd_script", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import eval_wsd as module
     data = tmp_path / "semcor.data.xml"
     data.write_text("<corpus/>")
     assert module.default_key_file(str(data)) is None  # no key file there yet
