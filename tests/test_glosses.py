@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from lexkd.lexical.glosses import (
@@ -15,44 +13,11 @@ from lexkd.lexical.glosses import (
     tokenize_sentence,
 )
 from lexkd.lexical.wordnet import Sense
+from lexkd.tasks.wsd_data import WSDCorpus, WSDInstance, WSDSentence, WSDToken
 from lexkd.tokenization import train_wordpiece_tokenizer
 
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    lemma: str
-    pos: str
-    instance_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Sentence:
-    id: str
-    tokens: tuple
-
-
-@dataclass(frozen=True)
-class Instance:
-    id: str
-    sentence_id: str
-    index: int
-    lemma: str
-    pos: str
-    text: str
-    gold_keys: tuple
-
-
-@dataclass
-class Corpus:
-    """The shape of lexkd.tasks.wsd_data.WSDCorpus."""
-
-    name: str
-    sentences: dict
-    instances: list
-
-    def sentence_of(self, instance):
-        return self.sentences[instance.sentence_id]
+# The real WSD data classes, under short names.
+Token, Sentence, Instance, Corpus = WSDToken, WSDSentence, WSDInstance, WSDCorpus
 
 
 SENSES = {
