@@ -206,6 +206,16 @@ def train_masked_lm(
     return results
 
 
+def is_interrupted(output_dir: str | os.PathLike) -> bool:
+    """Whether ``output_dir`` holds a run's ``checkpoint-*`` folders but no complete final model.
+
+    A multi-stage job run with ``--resume`` continues such stages from their last checkpoint,
+    starts the stages that never reached a checkpoint, and reuses the finished ones.
+    """
+    output_dir = Path(output_dir)
+    return output_dir.is_dir() and any(output_dir.glob("checkpoint-*")) and not is_complete_model(output_dir / "model")
+
+
 def clear_finished_run(output_dir: str | os.PathLike, args: DistillationArguments) -> None:
     """Before a fresh run: refuse an interrupted run's folder; drop a finished run's old checkpoints.
 
@@ -346,13 +356,14 @@ def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int 
                          pad_token_id=tokenizer.pad_token_id, seed=seed)
 
 
-def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments):
+def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *, resume: bool = False):
     """Corpus, tokenizer, tokenised data and loaded teachers of a distillation job.
 
     Given teachers supply the tokenizer (unless ``--tokenizer`` is set); otherwise a tokenizer is
     trained (or reused) in ``OUTPUT_DIR/tokenizer`` and the :data:`DEFAULT_TEACHERS` are trained
     (or reused) in ``OUTPUT_DIR/teachers``. Teachers' vocabularies are checked against the
-    tokenizer's.
+    tokenizer's. With ``resume``, a default teacher interrupted after a checkpoint continues
+    from it (see :func:`is_interrupted`).
 
     Returns:
         ``(tokenizer, data, teachers)``.
@@ -387,7 +398,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments):
         for spec in DEFAULT_TEACHERS:
             spec_args = args_with(train_args, output_dir=str(root / "teachers" / spec.name),
                                   max_steps=teacher_args.teacher_max_steps, learning_rate=teacher_args.teacher_learning_rate)
-            folder, trained = train_teacher(spec, tokenizer, data, spec_args)
+            folder, trained = train_teacher(spec, tokenizer, data, spec_args,
+                                            resume=resume and is_interrupted(spec_args.output_dir))
             logger.info("%s %s (%s)", "Trained" if trained else "Reusing", spec.name, folder)
             names.append(str(folder))
     teachers = load_teachers(names, device=train_args.device)

@@ -30,9 +30,9 @@ from lexkd.arguments import CorpusArguments, StudentArguments, TeacherArguments,
 from lexkd.pretraining import (
     args_with,
     evaluate_teachers,
+    is_interrupted,
     make_student,
     prepare_job,
-    resume_checkpoint,
     train_masked_lm,
     write_json_atomically,
     write_text_atomically,
@@ -52,7 +52,9 @@ class JobArguments:
     baseline: bool = field(
         default=True, metadata={"help": "Also train the same student on gold labels only (alpha = 0), same steps and data order."}
     )
-    resume: bool = field(default=False, metadata={"help": "Continue the students from their last checkpoints in OUTPUT_DIR."})
+    resume: bool = field(default=False, metadata={
+        "help": "Continue an interrupted job in OUTPUT_DIR: each teacher or student with a checkpoint but no final "
+                "model continues from its last checkpoint, finished ones are reused, the rest start."})
 
 
 DEFAULTS = {"output_dir": "runs/quickstart", "max_steps": 500, "per_device_train_batch_size": 32,
@@ -70,21 +72,19 @@ def main(argv=None) -> int:
     students = {"student-distilled": train_args}
     if job.baseline:
         students["student-mlm"] = args_with(train_args, alpha=0.0)
-    if job.resume:  # fail before any work when there is nothing to resume
-        for name in students:
-            if not (root / name / "model").is_dir():
-                resume_checkpoint(root / name)
+    if job.resume and not root.is_dir():  # fail before any work when there is nothing to resume
+        raise FileNotFoundError(f"Cannot resume: the job folder {str(root)!r} does not exist. Start without --resume.")
 
     if train_args.should_save:
         write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
                                "student": vars(student_args), "training": train_args.to_dict()}, root / "run_config.json")
-    tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args)
+    tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume)
     results = evaluate_teachers(teachers, data, tokenizer)
     rows = [result_row(label, "teacher", scores) for label, scores in results.items()]
     curves = {}
     for name, args in students.items():
         run_args = args_with(args, output_dir=str(root / name))
-        resume = job.resume and not (root / name / "model").is_dir()
+        resume = job.resume and is_interrupted(root / name)  # else a stage that never reached a checkpoint starts
         role = f"student, alpha={args.alpha}" + (f", {args.weighting}" if args.alpha > 0 else " (gold labels only)")
         results[name] = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data, run_args,
                                         teachers=teachers if args.alpha > 0 else (), resume=resume,

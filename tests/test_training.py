@@ -1,6 +1,7 @@
 """Few-step runs of the trainer and the main job on a tiny corpus made in the test."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -168,6 +169,24 @@ def test_main_job_reuses_teachers_and_resumes(finished_job, corpus_file, caplog)
     stamp = (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns
     assert pretrain_multiteacher.main(job_argv(finished_job, corpus_file, "--resume", "--max_steps", "4")) == 0
     assert (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns == stamp
+
+
+def test_resume_continues_whichever_stage_was_interrupted(finished_job, corpus_file, tmp_path):
+    # A job stopped while training its second teacher (after a checkpoint): that teacher continues
+    # from its checkpoint, the students, which never started, start; the finished teacher is reused.
+    root = tmp_path / "run"
+    shutil.copytree(finished_job, root)
+    shutil.rmtree(root / "teachers/teacher-small/model")
+    assert any((root / "teachers/teacher-small").glob("checkpoint-*"))
+    for student in ["student-distilled", "student-mlm"]:
+        shutil.rmtree(root / student)
+    stamp = (root / "teachers/teacher-large/model/config.json").stat().st_mtime_ns
+    log_before = (root / "teachers/teacher-small/metrics.jsonl").read_text()
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--resume")) == 0
+    assert (root / "teachers/teacher-large/model/config.json").stat().st_mtime_ns == stamp
+    assert (root / "teachers/teacher-small/model/config.json").is_file()
+    assert (root / "teachers/teacher-small/metrics.jsonl").read_text().startswith(log_before)  # continued, not restarted
+    assert (root / "student-mlm/model/config.json").is_file() and (root / "report.md").is_file()
 
 
 def run_job(argv, capsys):
