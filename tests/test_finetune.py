@@ -1,0 +1,232 @@
+"""Fine-tuning from a BertForPreTraining checkpoint, classic runs, outputs and the script (tiny models built here)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from test_nlu import write_glue_fixture
+from transformers import BertConfig, BertForPreTraining, TrainingArguments
+
+from lexkd.arguments import run_cli
+from lexkd.tasks.finetune import (
+    evaluate_classic,
+    finetune_classifier,
+    load_classifier,
+    model_label,
+    resolve_task,
+    subsample,
+    task_from_columns,
+    tokenize_dataset,
+    update_results_table,
+    write_run_outputs,
+)
+from lexkd.tasks.nlu import TASKS, TaskSpec
+
+GOOD = ["the big dog ran", "a big red tree", "the young cat sat", "the big house", "a green tree", "the big river"]
+BAD = ["the old dog sat", "a small bank", "the old cat", "a small mat", "the old red house", "a small bird"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tokenizer):
+    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    folder = tmp_path_factory.mktemp("ckpt") / "student" / "model"
+    BertForPreTraining(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def single_data() -> datasets.DatasetDict:
+    spec = TASKS["sst2"]
+    features = datasets.Features({"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=list(
+        spec.label_names))})
+    rows = {"sentence": GOOD + BAD, "label": [1] * 6 + [0] * 6}
+    return datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features),
+                                 "validation": datasets.Dataset.from_dict(rows, features=features).select(range(3, 9))})
+
+
+def pair_data(labels, dtype="int64", splits=("validation",)) -> datasets.DatasetDict:
+    rows = {"sentence1": GOOD + BAD, "sentence2": BAD + GOOD, "label": list(labels)}
+    dataset = datasets.Dataset.from_dict(rows).cast_column("label", datasets.Value(dtype))
+    return datasets.DatasetDict({"train": dataset, **{split: dataset.select(range(4)) for split in splits}})
+
+
+def training_args(tmp_path, **changes) -> TrainingArguments:
+    values = {"output_dir": str(tmp_path / "run"), "max_steps": 2, "per_device_train_batch_size": 4,
+              "learning_rate": 1e-3, "report_to": "none", "save_strategy": "no", "use_cpu": True,
+              "disable_tqdm": True, **changes}
+    return TrainingArguments(**values)
+
+
+def test_classifier_from_a_pretraining_checkpoint_keeps_encoder_and_pooler(checkpoint):
+    original = BertForPreTraining.from_pretrained(checkpoint)
+    model = load_classifier(str(checkpoint), "mnli")
+    assert torch.equal(model.bert.pooler.dense.weight, original.bert.pooler.dense.weight)
+    assert torch.equal(model.bert.encoder.layer[1].output.dense.weight,
+                       original.bert.encoder.layer[1].output.dense.weight)
+    assert model.classifier.weight.shape == (3, 32) and model.config.id2label[1] == "neutral"
+    _, new_weights = load_classifier(str(checkpoint), "sst2", with_new_weights=True)
+    assert new_weights == ["classifier.bias", "classifier.weight"]  # the pooler is not new
+    regressor = load_classifier(str(checkpoint), "stsb")
+    assert regressor.config.problem_type == "regression" and regressor.classifier.weight.shape == (1, 32)
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_classifier(str(tmp_path / "no" / "model"), "sst2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        load_classifier(str(tmp_path / "empty"), "sst2")
+
+
+def test_pairs_are_tokenized_as_pairs_and_truncated(tokenizer):
+    assert "token_type_ids" not in tokenizer("the cat", "a dog")  # lexkd's WordPiece tokenizers leave them out
+    encoded = tokenize_dataset(pair_data([0, 1] * 6), tokenizer, TASKS["rte"], max_seq_length=8, segment_ids=True)
+    first = encoded["train"][0]
+    assert set(first) == {"input_ids", "token_type_ids", "attention_mask", "label"}
+    assert 1 in first["token_type_ids"] and first["input_ids"].count(tokenizer.sep_token_id) == 2
+    assert max(len(ids) for ids in encoded["train"]["input_ids"]) <= 8
+    single = tokenize_dataset(single_data(), tokenizer, TASKS["sst2"], segment_ids=True)["train"][0]
+    assert set(single["token_type_ids"]) == {0}
+
+
+def test_finetune_classifier_trains_and_evaluates_every_split(checkpoint, tmp_path):
+    data = pair_data([0, 1, 2] * 4, splits=("validation", "validation_mismatched"))
+    spec = TaskSpec("nli", ("sentence1", "sentence2"), TASKS["mnli"].label_names, ("accuracy",))
+    result = finetune_classifier(str(checkpoint), data, spec, training_args(tmp_path), save_model=True)
+    assert result.kind == "fine-tuned" and result.details["steps"] == 2 and result.train_examples == 12
+    assert result.details["segment_ids"]  # BERT gets segment ids for pairs
+    assert set(result.metrics) == {"validation", "validation_mismatched"}
+    assert result.predictions["validation"].shape == (4,) and set(result.predictions["validation"]) <= {0, 1, 2}
+    expected = np.mean(result.predictions["validation"] == np.array([0, 1, 2, 0]))
+    assert result.metrics["validation"]["accuracy"] == pytest.approx(expected)
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
+
+def test_finetune_regression_and_columns_only(checkpoint, tmp_path):
+    data = pair_data(np.linspace(0, 5, 12), dtype="float32")
+    result = finetune_classifier(str(checkpoint), data, ["sentence1", "sentence2"], training_args(tmp_path))
+    assert result.task.is_regression and set(result.metrics["validation"]) == {"pearson", "spearman"}
+    assert result.predictions["validation"].dtype.kind == "f"
+    with pytest.raises(ValueError, match="max_seq_length 256 exceeds the model's 128 position embeddings"):
+        finetune_classifier(str(checkpoint), data, "stsb", training_args(tmp_path), max_seq_length=256)
+
+
+def test_task_from_columns_and_resolve_task():
+    assert task_from_columns(["text"], datasets.Dataset.from_dict({"text": ["a"], "label": [2]})).label_names == (
+        "0", "1", "2")
+    assert task_from_columns(["text"], datasets.Dataset.from_dict({"text": ["a"], "label": [0.5]})).is_regression
+    with pytest.raises(ValueError, match="lacks column"):
+        resolve_task("sst2", pair_data([0, 1] * 6))
+
+
+def test_classic_run_and_outputs(tmp_path):
+    data = single_data()
+    result = evaluate_classic("tfidf-logreg", data, "sst2")
+    assert result.kind == "classic" and result.metrics["validation"]["accuracy"] == 1.0  # validation is in train
+    report = write_run_outputs(result, data, tmp_path / "out", results_root=tmp_path / "results", data="toy",
+                               command="python x", wall_time_s=1.5)
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert saved["model"] == "tfidf-logreg" and saved["task"] == "sst2" and saved["command"] == "python x"
+    assert saved["train_examples"] == 12 and saved["eval_examples"] == {"validation": 6} and saved["wall_time_s"] == 1.5
+    lines = (tmp_path / "out" / "predictions.tsv").read_text().splitlines()
+    assert lines[0] == "split\tindex\tlabel\tprediction\tsentence" and len(lines) == 7
+    assert lines[1] == "validation\t0\tpositive\tpositive\tthe big house"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def row(model, value, data="local", train=100):
+    return {"task": "rte", "model": model, "kind": "classic", "data": data, "train_examples": train,
+            "primary_metric": "accuracy", "metrics": {"validation": {"accuracy": value}}, "train_time_s": 1.0,
+            "wall_time_s": 2.0, "date": "2026-01-01T00:00:00+00:00"}
+
+
+def test_results_table_compares_models_and_replaces_a_rerun(tmp_path):
+    update_results_table(tmp_path, row("student", 0.55))
+    update_results_table(tmp_path, row("tfidf-logreg", 0.60))
+    update_results_table(tmp_path, row("student", 0.58, train=50))  # another training size: its own row
+    rows = update_results_table(tmp_path, row("student", 0.65))  # same model, data, size: replaced
+    assert [(r["model"], r["train_examples"], r["metrics"]["validation"]["accuracy"]) for r in rows] == [
+        ("tfidf-logreg", 100, 0.60), ("student", 50, 0.58), ("student", 100, 0.65)]
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 3
+    table = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| model | kind | data | train examples | validation accuracy |")
+    assert [line.split(" | ")[0] for line in table[1:]] == ["| student", "| tfidf-logreg", "| student"]  # best first
+    assert "0.6500" in table[1]
+
+
+def test_subsample_and_model_label():
+    data = single_data()
+    small = subsample(data, max_train_examples=5, max_eval_examples=2, seed=3)
+    assert (len(small["train"]), len(small["validation"])) == (5, 2)
+    assert small["train"]["sentence"] == subsample(data, max_train_examples=5, seed=3)["train"]["sentence"]
+    assert subsample(data, max_train_examples=100)["train"]["sentence"] == data["train"]["sentence"]
+    assert model_label("runs/quickstart/student-distilled/model") == "student-distilled"
+    assert model_label("runs/quickstart/teachers/teacher-large") == "teacher-large"
+    assert model_label("bert-base-uncased") == "bert-base-uncased" and model_label("tfidf-svm") == "tfidf-svm"
+
+
+# --------------------------------------------------------------------------- the script
+
+
+def run_script(argv):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        module = importlib.import_module("finetune_glue")
+    finally:
+        sys.path.pop(0)
+    return run_cli(lambda: module.main(argv))
+
+
+def test_script_runs_the_baseline_and_a_checkpoint_on_a_local_preset(checkpoint, tmp_path, capsys):
+    glue = write_glue_fixture(tmp_path / "glue")
+    common = ["--task", "rte", "--data", str(glue), "--results_root", str(tmp_path / "results"),
+              "--output_dir", str(tmp_path / "runs" / "{task}" / "{label}")]
+    assert run_script(common + ["--model", "tfidf-logreg"]) == 0
+    assert run_script(common + ["--model", str(checkpoint), "--max_steps", "1", "--use_cpu", "true"]) == 0
+    printed = capsys.readouterr().out
+    assert '"model": "student"' in printed
+    metrics = json.loads((tmp_path / "runs" / "rte" / "student" / "metrics.json").read_text())
+    assert metrics["kind"] == "fine-tuned" and metrics["data"] == f"local: {glue}"
+    assert metrics["settings"]["max_steps"] == 1 and metrics["command"].startswith("python scripts/finetune_glue.py")
+    rows = [json.loads(line) for line in (tmp_path / "results" / "rte" / "results.jsonl").read_text().splitlines()]
+    assert [r["model"] for r in rows] == ["tfidf-logreg", "student"]
+
+
+def test_script_with_user_files(tmp_path):
+    (tmp_path / "train.csv").write_text("text,polarity\n" + "".join(
+        f"{t},{y}\n" for t, y in zip(GOOD + BAD, ["positive"] * 6 + ["negative"] * 6, strict=True)))
+    argv = ["--task", "sst2", "--model", "tfidf-svm", "--train_file", str(tmp_path / "train.csv"),
+            "--validation_file", str(tmp_path / "train.csv"), "--columns", "sentence=text,label=polarity",
+            "--results_root", str(tmp_path / "results"), "--output_dir", str(tmp_path / "out")]
+    assert run_script(argv) == 0
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["validation"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "sst5", "--model", "tfidf-logreg"], "Unknown task 'sst5'; valid tasks: cola, sst2"),
+    (["--task", "rte", "--model", "tfidf-lr"], "Unknown classic baseline 'tfidf-lr'"),
+    (["--task", "rte", "--model", "./no/such/model"], "does not exist"),
+    (["--task", "rte", "--model", "tfidf-svm", "--train_file", "x.tsv"], "both a train file and a validation file"),
+])
+def test_script_bad_input_is_one_clear_line(argv, message, capsys):
+    assert run_script(argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: ") and message in error[-1]
+
+
+def test_custom_task_spec_works_with_classic(tmp_path):
+    spec = TaskSpec("toy", ("sentence1", "sentence2"), ("different", "same"), ("macro_f1", "accuracy"))
+    result = evaluate_classic("tfidf-svm", pair_data([0, 1] * 6), spec)
+    assert list(result.metrics["validation"]) == ["macro_f1", "accuracy"]

@@ -1,0 +1,361 @@
+"""GLUE task presets, loaders and metrics: tiny fixtures in the real files' layouts, written here."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import random
+import tarfile
+
+import datasets
+import numpy as np
+import pytest
+
+from lexkd.tasks import nlu
+from lexkd.tasks.nlu import (
+    MRPC_DEV_SIZE,
+    TASKS,
+    carve_dev_split,
+    compute_metrics,
+    get_task,
+    load_files,
+    load_hub,
+    load_local,
+    load_task_data,
+    parse_column_mapping,
+    read_delimited,
+)
+
+# --------------------------------------------------------------------------- metrics against hand-computed values
+
+
+def test_accuracy_f1_and_matthews_by_hand():
+    predictions, labels = [1, 0, 1, 1], [1, 0, 0, 1]  # tp 2, tn 1, fp 1, fn 0
+    mrpc = compute_metrics("mrpc", predictions, labels)
+    assert list(mrpc) == ["accuracy", "f1"]
+    assert mrpc["accuracy"] == pytest.approx(0.75)
+    assert mrpc["f1"] == pytest.approx(0.8)  # precision 2/3, recall 1
+    cola = compute_metrics("cola", predictions, labels)
+    assert cola == {"matthews_correlation": pytest.approx((2 * 1 - 1 * 0) / math.sqrt(3 * 2 * 2 * 1))}
+    for task in ("sst2", "rte", "wnli", "qnli", "qqp"):
+        assert compute_metrics(task, predictions, labels)["accuracy"] == pytest.approx(0.75)
+
+
+def test_correlations_by_hand():
+    stsb = compute_metrics("stsb", [1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    assert stsb["pearson"] == pytest.approx(3 / math.sqrt(2 * 42 / 9))  # centred: (-1,0,1).(-4/3,-1/3,5/3)
+    assert stsb["spearman"] == pytest.approx(1.0)  # same ranks
+    assert compute_metrics("stsb", [3.0, 1.0, 2.0], [1.0, 2.0, 3.0])["spearman"] == pytest.approx(1 - 6 * 6 / (3 * 8))
+    assert math.isnan(compute_metrics("stsb", [2.0, 2.0, 2.0], [1.0, 2.0, 4.0])["pearson"])  # constant prediction
+    assert compute_metrics("stsb", np.array([[1.0], [2.0], [3.0]]), [1.0, 2.0, 4.0]) == stsb  # (N, 1) regression output
+
+
+def test_logits_are_argmaxed_and_macro_f1_by_hand():
+    logits = np.array([[2.0, 0.1, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, 5.0], [9.0, 0.0, 0.0]])  # -> 0, 1, 2, 0
+    assert compute_metrics("mnli", logits, [0, 1, 1, 0]) == {"accuracy": pytest.approx(0.75)}
+    custom = nlu.TaskSpec("x", ("text",), ("a", "b"), ("macro_f1",))
+    # class 0: P 1, R 1/2, F 2/3; class 1: P 2/3, R 1, F 4/5
+    assert compute_metrics(custom, [0, 1, 1, 1], [0, 0, 1, 1])["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    with pytest.raises(ValueError, match="as many predictions as labels"):
+        compute_metrics("sst2", [1, 0], [1])
+
+
+def test_task_presets_and_unknown_task():
+    assert set(TASKS) == {"cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte", "wnli"}
+    assert get_task("SST-2") is TASKS["sst2"] and get_task("STS-B").is_regression
+    assert TASKS["mnli"].num_labels == 3 and TASKS["rte"].is_pair and not TASKS["cola"].is_pair
+    assert TASKS["rte"].label_names[0] == "entailment" and TASKS["wnli"].label_names[1] == "entailment"
+    with pytest.raises(ValueError, match="Unknown task 'sst5'; valid tasks: cola, sst2, mrpc"):
+        get_task("sst5")
+    with pytest.raises(ValueError, match="unknown metrics"):
+        nlu.TaskSpec("x", ("a",), ("n", "p"), ("bleu",))
+
+
+# --------------------------------------------------------------------------- local presets on tiny fixtures
+
+MSRP_HEADER = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n"
+
+
+def msrp_rows(n: int, start: int = 0) -> str:
+    return "".join(f'{i % 2}\t{1000 + i}\t{5000 + i}\tHe said "yes" {i}.\tShe said "no" {i}.\r\n'
+                   for i in range(start, start + n))
+
+
+def json_records(rows: list[tuple[str, str, str]]) -> bytes:
+    return json.dumps({str(i): {"text_a": a, "text_b": b, "label": y} for i, (a, b, y) in enumerate(rows)},
+                      indent=4).encode()
+
+
+def write_archive(path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:xz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"PowerfulPromptFT/data/glue_pretrain/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def write_glue_fixture(root, mrpc_train_rows: int = MRPC_DEV_SIZE + 12):
+    """A tiny GLUE folder in the layout of ../shared/data/glue (header, quoting, line ends, BOM as there)."""
+    files = {
+        "SST-2/train.tsv": b"label\tsentence\r\n0\tbad film\r\n1\tgood film\r\n1\ta \"great\" film\r\n",
+        "SST-2/dev.tsv": b"label\tcontent\n1\tgreat\n0\tawful\n",
+        "CoLA/in_domain_train.tsv": b"gj04\t1\t\tThe cat sat.\ngj04\t0\t*\tCat the sat.\ncj99\t1\t\tA dog ran.\n",
+        "CoLA/in_domain_dev.tsv": b"gj04\t0\t*\tSat cat the.\n",
+        "MRPC/msr_paraphrase_train.txt": (MSRP_HEADER + msrp_rows(mrpc_train_rows)).encode(),
+        "MRPC/msr_paraphrase_test.txt": (MSRP_HEADER + msrp_rows(3, start=900)).encode(),
+        "STS-B/train.tsv": b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+                           b"0\tmain-news\tx\t2012\t1\tnone\tnone\tA \"quoted\" man.\tA man.\t3.800\n"
+                           b"1\tmain-news\tx\t2012\t2\tnone\tnone\tA cat.\tA dog.\t0.500\n",
+        "STS-B/dev.tsv": b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+                         b"0\tmain-news\tx\t2012\t3\tnone\tnone\tA bird.\tA bird.\t5.000\n",
+        "RTE/train.tsv": b"sentence1\tsentence2\tlabel\tidx\nA cat sat.\tA cat exists.\t0\t0\nA cat sat.\tNo cat.\t1\t1\n",
+        "RTE/dev.tsv": b"sentence1\tsentence2\tlabel\tidx\nA dog ran.\tA dog moved.\t0\t0\n",
+        "WNLI/train.tsv": b"index\tsentence1\tsentence2\tlabel\n1\tJohn is short.\tJohn is short.\t1\n",
+        "WNLI/val.tsv": b"0\tI stuck a pin.\tThe pin stuck.\t0\n2\tThe carrot had a hole.\tIt had a hole.\t1\n",
+        "WNLI/dev.tsv": b"index\tsentence1\tsentence2\tlabel\n0\tThe drain is clogged.\tIt is clogged.\t1\n",
+        "QNLI/dev.tsv": b"index\tquestion\tsentence\tlabel\n0\tWhat came?\tIt came.\tentailment\n"
+                        b"1\tWho ran?\tThe sky is blue.\tnot_entailment\n",
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    write_archive(root / nlu.ARCHIVE_NAME, {
+        "MNLI/train.json": json_records([("A man.", "A person.", "entailment"), ("A man.", "A cat.", "contradiction"),
+                                         ("A man.", "A tall man.", "neutral")]),
+        "MNLI/dev.json": json_records([("A dog.", "An animal.", "entailment")]),
+        "QQP/train.json": json_records([("How?", "How so?", "1"), ("Why?", "When?", "0")]),
+        "QQP/dev.json": json_records([("Who?", "Who is it?", "1")]),
+        "QNLI/train.json": json_records([("What?", "That.", "entailment"), ("Who?", "No one knows.", "not_entailment")]),
+        "SST-2/train.json": json_records([("ignored", None, "0")]),
+    })
+    return root
+
+
+@pytest.fixture
+def glue_dir(tmp_path):
+    return write_glue_fixture(tmp_path / "glue")
+
+
+PRESET_SIZES = {"sst2": {"train": 3, "validation": 2}, "cola": {"train": 3, "validation": 1},
+                "mrpc": {"train": 12, "validation": MRPC_DEV_SIZE, "test": 3}, "stsb": {"train": 2, "validation": 1},
+                "rte": {"train": 2, "validation": 1}, "wnli": {"train": 3, "validation": 1},
+                "qnli": {"train": 2, "validation": 2}, "mnli": {"train": 3, "validation": 1},
+                "qqp": {"train": 2, "validation": 1}}
+
+
+@pytest.mark.parametrize("task", sorted(PRESET_SIZES))
+def test_every_local_preset_reads_its_layout(glue_dir, task):
+    data = load_local(task, glue_dir)
+    spec = TASKS[task]
+    assert {split: len(rows) for split, rows in data.items()} == PRESET_SIZES[task]
+    for rows in data.values():
+        assert rows.column_names == [*spec.text_columns, "label"]
+        texts = [t for column in spec.text_columns for t in rows[column]]
+        assert all(t and "\r" not in t and "\ufeff" not in t for t in texts)
+
+
+def test_local_presets_map_texts_and_labels(glue_dir):
+    sst2 = load_local("sst2", glue_dir)
+    assert sst2["train"][2] == {"sentence": 'a "great" film', "label": 1}  # quotes are text; CRLF stripped
+    assert sst2["validation"]["sentence"] == ["great", "awful"]  # dev's column is called "content"
+    cola = load_local("cola", glue_dir)
+    assert cola["train"]["label"] == [1, 0, 1] and cola["validation"][0] == {"sentence": "Sat cat the.", "label": 0}
+    stsb = load_local("stsb", glue_dir)
+    assert stsb["train"]["label"] == pytest.approx([3.8, 0.5]) and stsb["train"][0]["sentence1"] == 'A "quoted" man.'
+    assert load_local("rte", glue_dir)["train"]["label"] == [0, 1]  # 0 = entailment, as on the hub
+    wnli = load_local("wnli", glue_dir)
+    assert wnli["train"]["sentence1"] == ["John is short.", "I stuck a pin.", "The carrot had a hole."]
+    qnli = load_local("qnli", glue_dir)
+    assert qnli["validation"]["label"] == [0, 1] and qnli["train"]["question"] == ["What?", "Who?"]
+    mnli = load_local("mnli", glue_dir)
+    assert mnli["train"]["label"] == [0, 2, 1] and mnli["train"].features["label"].names[1] == "neutral"
+    assert load_local("qqp", glue_dir)["train"][0] == {"question1": "How?", "question2": "How so?", "label": 1}
+    mrpc = load_local("mrpc", glue_dir)
+    assert mrpc["test"][0] == {"sentence1": 'He said "yes" 900.', "sentence2": 'She said "no" 900.', "label": 0}
+
+
+def test_mrpc_dev_split_is_deterministic_disjoint_and_independent_of_row_order(glue_dir):
+    first, again = load_local("mrpc", glue_dir), load_local("mrpc", glue_dir)
+    assert first["validation"]["sentence1"] == again["validation"]["sentence1"]
+    train, dev = set(first["train"]["sentence1"]), set(first["validation"]["sentence1"])
+    assert not train & dev and len(train | dev) == MRPC_DEV_SIZE + 12
+    path = glue_dir / "MRPC" / "msr_paraphrase_train.txt"
+    header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(1).shuffle(rows)
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    assert set(load_local("mrpc", glue_dir)["validation"]["sentence1"]) == dev
+
+
+def test_carve_dev_split_uses_the_seed_and_refuses_bad_sizes():
+    records = [(f"line {i}", {"id": str(i)}) for i in range(50)]
+    train, dev = carve_dev_split(records, key=lambda r: r["id"], size=10, seed=0)
+    assert len(dev) == 10 and len(train) == 40 and not {r["id"] for _, r in train} & {r["id"] for _, r in dev}
+    assert [loc for loc, _ in train] == sorted((loc for loc, _ in train), key=lambda s: int(s.split()[1]))
+    _, other = carve_dev_split(records, key=lambda r: r["id"], size=10, seed=1)
+    assert {r["id"] for _, r in other} != {r["id"] for _, r in dev}
+    with pytest.raises(ValueError, match="Cannot carve 50"):
+        carve_dev_split(records, key=lambda r: r["id"], size=50, seed=0)
+
+
+def test_qnli_without_the_archive_says_what_is_missing(glue_dir):
+    (glue_dir / nlu.ARCHIVE_NAME).unlink()
+    with pytest.raises(FileNotFoundError, match="only QNLI's dev set") as error:
+        load_local("qnli", glue_dir)
+    assert nlu.ARCHIVE_NAME in str(error.value) and "QNLI/train.json" in str(error.value)
+    assert "own train/validation files" in str(error.value) and "hub" in str(error.value)
+
+
+def test_missing_preset_file_and_folder_are_named(glue_dir, tmp_path):
+    (glue_dir / "RTE" / "dev.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"RTE/dev\.tsv: no such file"):
+        load_local("rte", glue_dir)
+    with pytest.raises(FileNotFoundError, match="LEXKD_GLUE_DIR"):
+        load_local("rte", tmp_path / "nowhere")
+
+
+def test_bad_rows_in_a_preset_name_file_and_line(glue_dir):
+    (glue_dir / "SST-2" / "dev.tsv").write_bytes(b"label\tcontent\n1\tgreat\n2\tawful\n")
+    with pytest.raises(ValueError, match=r"SST-2/dev\.tsv, line 3: label '2' is not in the label set of sst2"):
+        load_local("sst2", glue_dir)
+    (glue_dir / "STS-B" / "dev.tsv").write_bytes(
+        b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+        b"0\tm\tx\t2012\t3\tnone\tnone\tA bird.\tA bird.\t5.5\n")
+    with pytest.raises(ValueError, match=r"dev\.tsv, line 2: label '5\.5' is not a score of stsb"):
+        load_local("stsb", glue_dir)
+
+
+# --------------------------------------------------------------------------- hub (monkeypatched: no network)
+
+
+def test_hub_asks_for_nyu_glue_with_the_config_and_keeps_labelled_splits(monkeypatch):
+    calls = []
+
+    def fake_load_dataset(name, config):
+        calls.append((name, config))
+        rows = {"premise": ["A."], "hypothesis": ["B."], "label": [0], "idx": [0]}
+        return datasets.DatasetDict({split: datasets.Dataset.from_dict(rows) for split in (
+            "train", "validation_matched", "validation_mismatched", "test_matched", "test_mismatched")})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data = load_hub("mnli")
+    assert calls == [("nyu-mll/glue", "mnli")]
+    assert list(data) == ["train", "validation", "validation_mismatched"]
+    assert data["train"].column_names == ["premise", "hypothesis", "label"]
+    data, source = load_task_data("mnli", "hub")
+    assert source == "hub: nyu-mll/glue/mnli" and calls[-1] == ("nyu-mll/glue", "mnli")
+
+
+def test_hub_errors_are_clear(monkeypatch):
+    def offline(name, config):
+        raise ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(OSError, match=r"Could not load nyu-mll/glue \(rte\) from the hub.*local preset"):
+        load_hub("rte")
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, config: datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict({"sentence": ["x"], "label": [0]}),
+         "validation": datasets.Dataset.from_dict({"text": ["x"], "label": [0]})}))
+    with pytest.raises(ValueError, match="validation: missing column.*sentence; columns found: text, label"):
+        load_hub("sst2")
+
+
+def test_auto_uses_the_local_folder_when_it_exists(glue_dir, monkeypatch):
+    monkeypatch.setenv("LEXKD_GLUE_DIR", str(glue_dir))
+    data, source = load_task_data("rte")
+    assert source == f"local: {glue_dir}" and len(data["train"]) == 2
+    monkeypatch.setenv("LEXKD_GLUE_DIR", str(glue_dir / "absent"))
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, config: (_ for _ in ()).throw(ConnectionError("offline")))
+    with pytest.raises(OSError, match="from the hub"):
+        load_task_data("rte")
+
+
+# --------------------------------------------------------------------------- user files and bad input
+
+
+def test_user_files_in_every_format_with_a_column_mapping(tmp_path):
+    (tmp_path / "train.tsv").write_text("polarity\ttext\npositive\tgood \"film\"\nnegative\tbad film\n")
+    (tmp_path / "dev.csv").write_text('text,polarity\n"fine, really",1\nawful,0\n')
+    data = load_files("sst2", tmp_path / "train.tsv", tmp_path / "dev.csv", "sentence=text,label=polarity")
+    assert data["train"][0] == {"sentence": 'good "film"', "label": 1}  # label names or ids
+    assert data["validation"]["sentence"] == ["fine, really", "awful"]
+    (tmp_path / "train.jsonl").write_text('{"s1": "a", "s2": "b", "y": 4.5}\n\n{"s1": "c", "s2": "d", "y": 0}\n')
+    (tmp_path / "dev.json").write_text('[{"s1": "e", "s2": "f", "y": "2.25"}]')
+    data, source = load_task_data("stsb", train_file=str(tmp_path / "train.jsonl"),
+                                  validation_file=str(tmp_path / "dev.json"),
+                                  columns={"sentence1": "s1", "sentence2": "s2", "label": "y"})
+    assert data["train"]["label"] == [4.5, 0.0] and data["validation"]["label"] == [2.25]
+    assert source.startswith("files: ")
+    assert parse_column_mapping(" sentence = text ,label=polarity") == {"sentence": "text", "label": "polarity"}
+    with pytest.raises(ValueError, match="Bad column mapping 'sentence'"):
+        parse_column_mapping("sentence")
+
+
+@pytest.mark.parametrize("content, columns, message", [
+    (b"label\ttext\n1\tgood\n", None,
+     r"train\.tsv, line 2: missing column\(s\) 'sentence'; columns found: label, text"),
+    (b"polarity\ttext\n1\tgood\n", "sentence=text",
+     r"line 2: missing column\(s\) 'label'; columns found: polarity, text"),
+    (b"label\tsentence\n1\tgood\n7\tbad\n", None,
+     r"train\.tsv, line 3: label '7' is not in the label set of sst2 \(0\.\.1 or negative, positive\)"),
+    (b"label\tsentence\n1\tgood\nmeh\tbad\n", None, r"line 3: label 'meh' is not in the label set"),
+    (b"", None, r"train\.tsv is empty"),
+    (b"\n \n", None, r"train\.tsv is empty"),
+    (b"label\tsentence\n", None, r"train\.tsv has no data rows"),
+    (b"label\tsentence\n1\tok\n0\tbad \xff film\n", None, r"train\.tsv, line 3: text cannot be decoded as UTF-8"),
+    (b"label\tsentence\n1\tok\textra\n", None, r"train\.tsv, line 2: expected 2 fields \(label, sentence\), found 3"),
+    (b"label\tsentence\n1\tok\n\n0\tbad\n", None, r"train\.tsv, line 3: blank line between rows"),
+    (b"label\tsentence\n1\tok\n", "sentense=text", r"Column mapping names \['sentense'\]"),
+])
+def test_bad_user_files_name_the_file_and_line(tmp_path, content, columns, message):
+    (tmp_path / "train.tsv").write_bytes(content)
+    (tmp_path / "dev.tsv").write_text("label\tsentence\n1\tgood\n")
+    with pytest.raises(ValueError, match=message):
+        load_files("sst2", tmp_path / "train.tsv", tmp_path / "dev.tsv", columns)
+
+
+def test_bad_json_and_other_file_errors(tmp_path):
+    (tmp_path / "dev.tsv").write_text("label\tsentence\n1\tgood\n")
+    (tmp_path / "train.jsonl").write_text('{"sentence": "a", "label": 1}\n{"sentence": "b", "label": \n')
+    with pytest.raises(ValueError, match=r"train\.jsonl, line 2: not valid JSON"):
+        load_files("sst2", tmp_path / "train.jsonl", tmp_path / "dev.tsv")
+    (tmp_path / "train.json").write_text('[{"sentence": 3, "label": 1}]')
+    with pytest.raises(ValueError, match=r"train\.json, record 0: column 'sentence' is not text"):
+        load_files("sst2", tmp_path / "train.json", tmp_path / "dev.tsv")
+    (tmp_path / "train.txt").write_text("x")
+    with pytest.raises(ValueError, match="unsupported file type '.txt'"):
+        load_files("sst2", tmp_path / "train.txt", tmp_path / "dev.tsv")
+    with pytest.raises(FileNotFoundError, match=r"absent\.tsv: no such file"):
+        load_files("sst2", tmp_path / "absent.tsv", tmp_path / "dev.tsv")
+    with pytest.raises(ValueError, match="both a train file and a validation file"):
+        load_task_data("sst2", train_file=str(tmp_path / "dev.tsv"))
+
+
+def test_read_delimited_keeps_quotes_as_text_in_tsv():
+    records = read_delimited(b'a\tb\r\n"x\t"y"\r\n', "f.tsv")
+    assert records == [("line 2", {"a": '"x', "b": '"y"'})]
+
+
+# --------------------------------------------------------------------------- the real files (slow)
+
+REAL_SIZES = {"cola": (8551, 527), "sst2": (67349, 872), "mrpc": (3668, 408), "stsb": (5749, 1500),
+              "rte": (2490, 277), "wnli": (635, 71), "qnli": (8999, 5463), "mnli": (8999, 1000), "qqp": (8999, 1000)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(REAL_SIZES))
+def test_real_local_presets(shared_data, task):
+    glue = shared_data / "glue"
+    if not glue.is_dir():
+        pytest.skip(f"{glue} is absent")
+    data = load_local(task, glue)
+    assert (len(data["train"]), len(data["validation"])) == REAL_SIZES[task]
+    if task == "mrpc":
+        assert len(data["test"]) == 1725
+        assert not set(zip(data["train"]["sentence1"], data["train"]["sentence2"], strict=True)) & set(
+            zip(data["validation"]["sentence1"], data["validation"]["sentence2"], strict=True))
+    spec = TASKS[task]
+    for rows in data.values():
+        assert all("\r" not in t for column in spec.text_columns for t in rows[column])
+        if not spec.is_regression:
+            assert set(rows["label"]) == set(range(spec.num_labels))  # every class occurs in every split
