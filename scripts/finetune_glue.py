@@ -43,9 +43,10 @@ from pathlib import Path
 from transformers import TrainingArguments
 
 from lexkd.arguments import parse_args, run_cli
-from lexkd.modeling import check_local_model
 from lexkd.tasks.classic import CLASSIC_MODELS
 from lexkd.tasks.finetune import (
+    FINETUNING_DEFAULTS,
+    check_model_reference,
     evaluate_classic,
     finetune_classifier,
     model_label,
@@ -85,17 +86,7 @@ class GlueArguments:
 
 # CPU-friendly defaults; every TrainingArguments flag can override them. {task} and {label} in
 # --output_dir are filled in after parsing.
-DEFAULTS = {"output_dir": "runs/glue/{task}/{label}", "num_train_epochs": 3, "per_device_train_batch_size": 32,
-            "per_device_eval_batch_size": 128, "learning_rate": 1e-4, "warmup_steps": 0.1, "weight_decay": 0.01,
-            "eval_strategy": "no", "save_strategy": "no", "logging_steps": 50, "report_to": "none"}
-
-
-def check_model(name: str) -> None:
-    """Fail before any work on a misspelt baseline or a missing model folder."""
-    if name.startswith("tfidf") and name not in CLASSIC_MODELS:
-        raise ValueError(f"Unknown classic baseline {name!r}; valid: {', '.join(CLASSIC_MODELS)}.")
-    if name not in CLASSIC_MODELS:
-        check_local_model(name, role="model")
+DEFAULTS = {"output_dir": "runs/glue/{task}/{label}", **FINETUNING_DEFAULTS}
 
 
 def main(argv=None) -> int:
@@ -103,7 +94,7 @@ def main(argv=None) -> int:
     args, train_args = parse_args((GlueArguments, TrainingArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = get_task(args.task)
-    check_model(args.model)
+    check_model_reference(args.model)
     data, source = load_task_data(spec, args.data, train_file=args.train_file,
                                   validation_file=args.validation_file, columns=args.columns)
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,

@@ -23,9 +23,8 @@ from lexkd.tasks.nlu import (
     load_hub,
     load_local,
     load_task_data,
-    parse_column_mapping,
-    read_delimited,
 )
+from lexkd.tasks.tabular import parse_column_mapping, read_archive_members, read_delimited
 
 # --------------------------------------------------------------------------- metrics against hand-computed values
 
@@ -334,6 +333,32 @@ def test_bad_json_and_other_file_errors(tmp_path):
 def test_read_delimited_keeps_quotes_as_text_in_tsv():
     records = read_delimited(b'a\tb\r\n"x\t"y"\r\n', "f.tsv")
     assert records == [("line 2", {"a": '"x', "b": '"y"'})]
+
+
+def test_read_delimited_checks_a_fixed_header():
+    records = read_delimited(b"\xef\xbb\xbfQuality \t#1 ID\n1\tx\n", "m.txt", header=("Quality", "#1 ID"))
+    assert records == [("line 2", {"Quality": "1", "#1 ID": "x"})]  # BOM dropped, names stripped
+    expected = r"m\.txt, line 1: expected the header \['Quality', '#1 ID'\], found \['a', 'b'\]"
+    with pytest.raises(ValueError, match=expected):
+        read_delimited(b"a\tb\n1\tx\n", "m.txt", header=("Quality", "#1 ID"))
+    with pytest.raises(ValueError, match="not both"):
+        read_delimited(b"a\tb\n", "m.txt", header=("a", "b"), fieldnames=("a", "b"))
+
+
+def test_mrpc_preset_checks_the_msrp_header(glue_dir):
+    (glue_dir / "MRPC" / "msr_paraphrase_test.txt").write_text("Quality\t#1 ID\t#2 ID\tS1\tS2\n1\t1\t2\ta\tb\n")
+    with pytest.raises(ValueError, match=r"msr_paraphrase_test\.txt, line 1: expected the header \['Quality'"):
+        load_local("mrpc", glue_dir)
+
+
+def test_read_archive_members_by_path_suffix(tmp_path):
+    write_archive(tmp_path / "a.tar.xz", {"QNLI/train.json": b"{}", "QNLI/dev.json": b"[]"})
+    members = read_archive_members(tmp_path / "a.tar.xz", ["glue_pretrain/QNLI/dev.json", "QNLI/train.json"])
+    assert members == {"glue_pretrain/QNLI/dev.json": b"[]", "QNLI/train.json": b"{}"}
+    with pytest.raises(FileNotFoundError, match=r"has no member \.\.\./MNLI/dev\.json"):
+        read_archive_members(tmp_path / "a.tar.xz", ["MNLI/dev.json"])
+    with pytest.raises(FileNotFoundError, match=r"b\.tar\.xz: no such file\. Get it\.$"):
+        read_archive_members(tmp_path / "b.tar.xz", ["x"], hint="Get it.")
 
 
 # --------------------------------------------------------------------------- the real files (slow)

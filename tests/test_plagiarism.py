@@ -161,21 +161,34 @@ def test_read_msrp_keeps_quotes_as_text(tmp_path):
 
 
 @pytest.mark.parametrize("bad_row, message", [
-    ("1\t1\t2\tonly four fields\n", r"line 4 has 4 tab-separated fields, expected 5"),
+    ("1\t1\t2\tonly four fields\n",
+     r"line 4: expected 5 fields \(Quality, #1 ID, #2 ID, #1 String, #2 String\), found 4"),
     ("7\t1\t2\tA.\tB.\n", r"line 4: label '7' is not 0 or 1"),
-    ("1\t1\t2\t\tB.\n", r"line 4 has an empty sentence"),
+    ("1\t1\t2\t\tB.\n", r"line 4: empty sentence"),
+    ("1\t1\t2\tA.\t \n", r"line 4: empty sentence"),
+    ("\n1\t1\t2\tA.\tB.\n", r"line 4: blank line between rows"),
+    ("1\t1\t2\tA \xe9\tB.\n", r"line 4: text cannot be decoded as UTF-8"),
 ])
 def test_msrp_bad_rows_name_file_and_line(tmp_path, bad_row, message):
-    path = write(tmp_path / "msrp.txt", MSRP + bad_row)
-    with pytest.raises(ValueError, match=rf"msrp.txt: {message}"):
+    path = write(tmp_path / "msrp.txt", MSRP.encode() + bad_row.encode("latin-1"))
+    with pytest.raises(ValueError, match=rf"msrp\.txt, {message}"):
         read_msrp(path)
 
 
-def test_msrp_wrong_header_and_empty_file(tmp_path):
-    with pytest.raises(ValueError, match="line 1: expected the MSRP header"):
+def test_msrp_crlf_and_trailing_blank_lines(tmp_path):
+    data = read_msrp(write(tmp_path / "m.txt", MSRP.replace("\n", "\r\n") + "\r\n\r\n"))
+    assert data["label"] == [1, 0] and data["suspicious"][0] == 'He was "the witness", Amrozi said.'
+
+
+def test_msrp_wrong_header_empty_and_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"a\.txt, line 1: expected the header \['Quality', '#1 ID'"):
         read_msrp(write(tmp_path / "a.txt", "label\ts1\ts2\n1\tx\ty\n"))
-    with pytest.raises(ValueError, match="b.txt: the file is empty"):
+    with pytest.raises(ValueError, match=r"b\.txt is empty"):
         read_msrp(write(tmp_path / "b.txt", "\n"))
+    with pytest.raises(ValueError, match=r"c\.txt has no data rows"):
+        read_msrp(write(tmp_path / "c.txt", MSRP.splitlines()[0] + "\n"))
+    with pytest.raises(FileNotFoundError, match=r"d\.txt: no such file"):
+        read_msrp(tmp_path / "d.txt")
 
 
 def test_split_by_group_is_deterministic_and_never_splits_a_group(tmp_path):

@@ -55,7 +55,7 @@ from lexkd.pretraining import (
     write_json_atomically,
     write_text_atomically,
 )
-from lexkd.tasks.classic import fit_classic
+from lexkd.tasks.classic import CLASSIC_MODELS, fit_classic
 from lexkd.tasks.nlu import TaskSpec, compute_metrics, get_task
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,26 @@ def subsample(dataset_dict: datasets.DatasetDict, *, max_train_examples: int | N
         small = limit is not None and limit < len(dataset)
         output[split] = dataset.shuffle(seed=seed).select(range(limit)).flatten_indices() if small else dataset
     return datasets.DatasetDict(output)
+
+
+FINETUNING_DEFAULTS = {"num_train_epochs": 3, "per_device_train_batch_size": 32, "per_device_eval_batch_size": 128,
+                       "learning_rate": 1e-4, "warmup_steps": 0.1, "weight_decay": 0.01, "eval_strategy": "no",
+                       "save_strategy": "no", "logging_steps": 50, "report_to": "none"}
+"""CPU-friendly ``TrainingArguments`` defaults of the fine-tuning scripts (every flag overrides them)."""
+
+
+def check_model_reference(name: str) -> None:
+    """Fail before any work on a misspelt baseline (a name starting with ``tfidf`` not in
+    :data:`~lexkd.tasks.classic.CLASSIC_MODELS`) or a local model folder with no saved model.
+
+    Raises:
+        ValueError: an unknown baseline, listing the valid ones. FileNotFoundError: see
+            :func:`lexkd.modeling.check_local_model`.
+    """
+    if name.startswith("tfidf") and name not in CLASSIC_MODELS:
+        raise ValueError(f"Unknown classic baseline {name!r}; valid: {', '.join(CLASSIC_MODELS)}.")
+    if name not in CLASSIC_MODELS:
+        check_local_model(name, role="model")
 
 
 def evaluation_splits(dataset_dict: datasets.DatasetDict) -> list[str]:

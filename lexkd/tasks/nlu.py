@@ -14,6 +14,8 @@ Three sources:
   read in place, :func:`default_glue_dir`), see :data:`LOCAL_FILES` for what each preset reads;
 - your own TSV/CSV/JSON/JSONL files with a column mapping (:func:`load_files`).
 
+The file readers (TSV/CSV, JSON, tar members) are in :mod:`lexkd.tasks.tabular`.
+
 Local presets, and where they differ from GLUE's own splits:
 
 - MRPC: the original MSRP train/test. GLUE's dev-id list is not available, so the dev split is
@@ -38,15 +40,11 @@ class 1), macro F1, Pearson and Spearman correlations.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import math
 import os
-import tarfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +52,16 @@ import datasets
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skmetrics
+
+from lexkd.tasks.tabular import (
+    MSRP_COLUMNS,
+    Records,
+    parse_column_mapping,
+    read_archive_members,
+    read_delimited,
+    read_json_records,
+    read_records,
+)
 
 GLUE_HUB_NAME = "nyu-mll/glue"
 ARCHIVE_NAME = "subsets_mnli_qqp_qnli_snli_and_more.tar.xz"
@@ -185,95 +193,7 @@ def compute_metrics(task: str | TaskSpec, predictions, labels) -> dict[str, floa
     return {name: METRICS[name](predictions, labels) for name in spec.metrics}
 
 
-# --------------------------------------------------------------------------- reading files
-
-Records = list[tuple[str, dict]]  # (location such as "line 12", {column: value})
-
-
-def _decode(data: bytes, source: str) -> str:
-    if not data.strip():
-        raise ValueError(f"{source} is empty.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ValueError(f"{source}, line {line}: text cannot be decoded as UTF-8 ({error.reason}, byte "
-                         f"{data[error.start:error.start + 1]!r})") from None
-
-
-def read_delimited(data: bytes, source: str, *, delimiter: str = "\t", fieldnames: Sequence[str] | None = None,
-                   quoting: int = csv.QUOTE_NONE) -> Records:
-    """Rows of a TSV/CSV text (UTF-8, optional BOM, LF or CRLF) parsed by the ``csv`` module.
-
-    Args:
-        data: the file's bytes; ``source`` names it in errors.
-        fieldnames: column names of a file without a header (default: the first row is the header).
-        quoting: ``csv.QUOTE_NONE`` for GLUE's TSVs (quotes are text), ``csv.QUOTE_MINIMAL`` for CSV.
-
-    Returns:
-        ``[("line N", {column: value}), ...]`` in file order.
-
-    Raises:
-        ValueError: an empty or undecodable file, a row with the wrong number of fields, a blank
-            line followed by more rows, or a header with no rows (file and line named).
-    """
-    reader = csv.reader(io.StringIO(_decode(data, source), newline=""), delimiter=delimiter, quoting=quoting)
-    header = list(fieldnames) if fieldnames is not None else next(reader)
-    records: Records = []
-    blank_line = None
-    for row in reader:
-        if not row:
-            blank_line = blank_line or reader.line_num
-            continue
-        if blank_line is not None:
-            raise ValueError(f"{source}, line {blank_line}: blank line between rows.")
-        if len(row) != len(header):
-            raise ValueError(f"{source}, line {reader.line_num}: expected {len(header)} fields ({', '.join(header)}), "
-                             f"found {len(row)}.")
-        records.append((f"line {reader.line_num}", dict(zip(header, row, strict=True))))
-    if not records:
-        raise ValueError(f"{source} has no data rows.")
-    return records
-
-
-def read_json_records(data: bytes, source: str, *, lines: bool | None = None) -> Records:
-    """Records of a JSON file (a list of objects, or an object of objects) or of JSON lines.
-
-    ``lines=None`` detects JSON lines (a file that is not one JSON value). Locations are
-    ``"line N"`` (JSON lines) or ``"record K"``.
-
-    Raises:
-        ValueError: empty, undecodable or invalid JSON, or records that are not objects.
-    """
-    text = _decode(data, source)
-    if not lines:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            if lines is False or error.msg != "Extra data":
-                raise ValueError(f"{source}, line {error.lineno}: not valid JSON ({error.msg}).") from None
-            lines = True
-    if lines:
-        value, locations = [], []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    value.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{source}, line {number}: not valid JSON ({error.msg}).") from None
-                locations.append(f"line {number}")
-    elif isinstance(value, dict):
-        locations, value = [f"record {key!r}" for key in value], list(value.values())
-    elif isinstance(value, list):
-        locations = [f"record {i}" for i in range(len(value))]
-    else:
-        raise ValueError(f"{source}: expected a list of records or an object of records, found {type(value).__name__}.")
-    for location, record in zip(locations, value, strict=True):
-        if not isinstance(record, dict):
-            raise ValueError(f"{source}, {location}: expected an object of columns, found {record!r:.60}.")
-    if not value:
-        raise ValueError(f"{source} has no records.")
-    return list(zip(locations, value, strict=True))
+# --------------------------------------------------------------------------- records to datasets
 
 
 def parse_label(value, spec: TaskSpec, where: str) -> int | float:
@@ -343,39 +263,6 @@ def records_to_dataset(records: Records, spec: TaskSpec, source: str,
     return datasets.Dataset.from_dict(values, features=features)
 
 
-def read_records(path: str | os.PathLike) -> Records:
-    """Records of a ``.tsv`` (tab, no quoting), ``.csv`` (comma, quoted fields), ``.json`` or ``.jsonl`` file.
-
-    Raises:
-        FileNotFoundError: no such file. ValueError: other extensions and bad files (see the readers).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file.")
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".csv"):
-        return read_delimited(path.read_bytes(), str(path), delimiter="\t" if suffix == ".tsv" else ",",
-                              quoting=csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL)
-    if suffix in (".json", ".jsonl"):
-        return read_json_records(path.read_bytes(), str(path), lines=True if suffix == ".jsonl" else None)
-    raise ValueError(f"{path}: unsupported file type {suffix!r}; use .tsv, .csv, .json or .jsonl.")
-
-
-def parse_column_mapping(text: str | None) -> dict[str, str]:
-    """``"sentence=text,label=polarity"`` -> ``{"sentence": "text", "label": "polarity"}``.
-
-    Raises:
-        ValueError: an item without ``=`` or with an empty side.
-    """
-    mapping = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
-        task_column, _, file_column = (side.strip() for side in item.partition("="))
-        if not task_column or not file_column:
-            raise ValueError(f"Bad column mapping {item!r}: expected TASK_COLUMN=FILE_COLUMN, e.g. sentence=text.")
-        mapping[task_column] = file_column
-    return mapping
-
-
 # --------------------------------------------------------------------------- local presets
 
 
@@ -383,12 +270,13 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
 class LocalFile:
     """One file of a local preset: ``path`` under the GLUE folder (or, with ``archive``, a member
     ``glue_pretrain/PATH`` of :data:`ARCHIVE_NAME`), its column mapping and, for a file with no
-    header, its column names."""
+    header, its column names (``fieldnames``) or, for one with a fixed header, that header."""
 
     path: str
     columns: Mapping[str, str] | None = None
     fieldnames: tuple[str, ...] | None = None
     archive: bool = False
+    header: tuple[str, ...] | None = None
 
 
 def _archived(task_dir: str, split: str, first: str, second: str) -> LocalFile:
@@ -396,15 +284,15 @@ def _archived(task_dir: str, split: str, first: str, second: str) -> LocalFile:
 
 
 _COLA = ("source", "label", "original_label", "sentence")  # the raw release has no header
-_MSRP = {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}
+_MSRP = {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}  # columns of MSRP_COLUMNS
 _STSB = {"label": "score"}
 LOCAL_FILES: dict[str, dict[str, tuple[LocalFile, ...]]] = {
     "cola": {"train": (LocalFile("CoLA/in_domain_train.tsv", fieldnames=_COLA),),
              "validation": (LocalFile("CoLA/in_domain_dev.tsv", fieldnames=_COLA),)},
     "sst2": {"train": (LocalFile("SST-2/train.tsv"),),  # header label<TAB>sentence, CRLF
              "validation": (LocalFile("SST-2/dev.tsv", {"sentence": "content"}),)},  # header label<TAB>content
-    "mrpc": {"train": (LocalFile("MRPC/msr_paraphrase_train.txt", _MSRP),),  # validation carved from it
-             "test": (LocalFile("MRPC/msr_paraphrase_test.txt", _MSRP),)},
+    "mrpc": {"train": (LocalFile("MRPC/msr_paraphrase_train.txt", _MSRP, header=MSRP_COLUMNS),),  # dev carved from it
+             "test": (LocalFile("MRPC/msr_paraphrase_test.txt", _MSRP, header=MSRP_COLUMNS),)},
     "stsb": {"train": (LocalFile("STS-B/train.tsv", _STSB),), "validation": (LocalFile("STS-B/dev.tsv", _STSB),)},
     "rte": {"train": (LocalFile("RTE/train.tsv"),), "validation": (LocalFile("RTE/dev.tsv"),)},
     "wnli": {"train": (LocalFile("WNLI/train.tsv"),
@@ -429,32 +317,12 @@ def default_glue_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "glue"
 
 
-def read_archive_members(archive: Path, names: Sequence[str], *, task: str = "") -> dict[str, bytes]:
-    """The bytes of members ``.../glue_pretrain/NAME`` of the subsets archive, read in place in one pass.
-
-    The archive (ZhengxiangShi/PowerfulPromptFT) holds ``PowerfulPromptFT/data/glue_pretrain/TASK/
-    {train,dev}.json``, each an object of records ``{"text_a", "text_b", "label"}``.
-
-    Raises:
-        FileNotFoundError: no archive, or a member missing from it (both named).
-    """
-    if not archive.is_file():
-        only_dev = " (the local GLUE copy has only QNLI's dev set outside it)" if task == "qnli" else ""
-        raise FileNotFoundError(
-            f"{archive}: no such file. The local {task.upper()} preset reads {', '.join(names)} from this archive"
-            f"{only_dev}. Put the archive there, give your own train/validation files, or load from the hub.")
-    found: dict[str, bytes] = {}
-    with tarfile.open(archive, "r:xz") as tar:
-        for member in tar:
-            name = next((n for n in names if member.name.endswith(f"/glue_pretrain/{n}")), None)
-            if name is not None and member.isfile():
-                found[name] = tar.extractfile(member).read()
-            if len(found) == len(names):
-                break
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise FileNotFoundError(f"{archive} has no member .../glue_pretrain/{missing[0]}.")
-    return found
+def _archive_hint(task: str, members: list[str]) -> str:
+    """What to do without the subsets archive (part of the missing-archive error)."""
+    only_dev = " (the local GLUE copy has only QNLI's dev set outside it)" if task == "qnli" else ""
+    return (f"The local {task.upper()} preset reads {', '.join(m.removeprefix('glue_pretrain/') for m in members)} "
+            f"from this archive{only_dev}. Put the archive there, give your own train/validation files, or load "
+            "from the hub.")
 
 
 def carve_dev_split(records: Records, *, key: Callable[[dict], str], size: int, seed: int) -> tuple[Records, Records]:
@@ -490,19 +358,22 @@ def load_local(task: str | TaskSpec, glue_dir: str | os.PathLike | None = None) 
         raise FileNotFoundError(f"The GLUE folder {root} does not exist: set LEXKD_GLUE_DIR, give the folder, "
                                 "or load from the hub.")
     files = LOCAL_FILES[spec.name]
-    archived = [f.path for entries in files.values() for f in entries if f.archive]
-    members = read_archive_members(root / ARCHIVE_NAME, archived, task=spec.name) if archived else {}
+    archived = [f"glue_pretrain/{f.path}" for entries in files.values() for f in entries if f.archive]
+    members = {}
+    if archived:
+        members = read_archive_members(root / ARCHIVE_NAME, archived, hint=_archive_hint(spec.name, archived))
     parts: dict[str, list[tuple[str, Records, Mapping | None]]] = {}
     for split, entries in files.items():
         for entry in entries:
             if entry.archive:
                 source = f"{root / ARCHIVE_NAME}:glue_pretrain/{entry.path}"
-                records = read_json_records(members[entry.path], source, lines=False)
+                records = read_json_records(members[f"glue_pretrain/{entry.path}"], source, lines=False)
             else:
                 source = str(root / entry.path)
                 if not (root / entry.path).is_file():
                     raise FileNotFoundError(f"{source}: no such file (local {spec.name} preset).")
-                records = read_delimited((root / entry.path).read_bytes(), source, fieldnames=entry.fieldnames)
+                records = read_delimited((root / entry.path).read_bytes(), source, fieldnames=entry.fieldnames,
+                                         header=entry.header)
             parts.setdefault(split, []).append((source, records, entry.columns))
     if spec.name == "mrpc":
         [(source, records, columns)] = parts.pop("train")
@@ -554,14 +425,15 @@ def load_hub(task: str | TaskSpec) -> datasets.DatasetDict:
 def load_files(task: str | TaskSpec, train_file: str | os.PathLike, validation_file: str | os.PathLike,
                columns: Mapping[str, str] | str | None = None) -> datasets.DatasetDict:
     """Your own train and validation files (``.tsv``, ``.csv``, ``.json``, ``.jsonl``; see
-    :func:`read_records`) as a task's ``DatasetDict``.
+    :func:`lexkd.tasks.tabular.read_records`) as a task's ``DatasetDict``.
 
     Args:
         columns: task column -> file column, as a dict or ``"sentence=text,label=polarity"``.
             Labels may be class names or ids ``0..K-1`` (scores for STS-B).
 
     Raises:
-        FileNotFoundError, ValueError: see :func:`read_records` and :func:`records_to_dataset`.
+        FileNotFoundError, ValueError: see :func:`~lexkd.tasks.tabular.read_records` and
+            :func:`records_to_dataset`.
     """
     spec = get_task(task)
     mapping = dict(columns) if isinstance(columns, Mapping) else parse_column_mapping(columns)

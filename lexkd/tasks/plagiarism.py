@@ -50,8 +50,6 @@ brought into ISO-8859-1 by :func:`to_latin1` (a fixed transliteration rule, or a
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import re
 import unicodedata
@@ -59,6 +57,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
+
+from lexkd.tasks.tabular import MSRP_COLUMNS, read_delimited
 
 __all__ = [
     "MACHINE_PARAPHRASE_ENCODING",
@@ -99,7 +99,6 @@ _LATIN1_TABLE = str.maketrans({
 _DIR_LABEL = {ORIGINAL_DIR: 0, SPUN_DIR: 1}
 _TAG_LABEL = {ORIGINAL_TAG: 0, SPUN_TAG: 1}
 _FULL_NAME = re.compile(rf"^(?P<document>.+?)-(?P<tag>{ORIGINAL_TAG}|{SPUN_TAG})-(?P<paragraph>\d+)\.txt$")
-_MSRP_HEADER = ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
 
 
 def _pair_features() -> datasets.Features:
@@ -179,10 +178,10 @@ def _read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
-def _label(value: str, path: Path, lineno: int) -> int:
-    """A 0/1 label; ValueError naming file, line and value otherwise."""
+def _label(value: str, where: str) -> int:
+    """A 0/1 label; ValueError naming ``where`` (file and line) and the value otherwise."""
     if value.strip() not in ("0", "1"):
-        raise ValueError(f"{path}: line {lineno}: label {value!r} is not 0 or 1")
+        raise ValueError(f"{where}: label {value!r} is not 0 or 1")
     return int(value.strip())
 
 
@@ -236,7 +235,7 @@ def read_pan_pairs(prefix_or_dir: str | Path, split: str = "train") -> datasets.
     rows = {
         "source": [line.strip() for line in s1],
         "suspicious": [line.strip() for line in s2],
-        "label": [_label(v, labels_path, i) for i, v in enumerate(labels, start=1)],
+        "label": [_label(v, f"{labels_path}: line {i}") for i, v in enumerate(labels, start=1)],
     }
     return datasets.Dataset.from_dict(rows, features=_pair_features())
 
@@ -246,34 +245,30 @@ def read_msrp(path: str | Path) -> datasets.Dataset:
 
     The file is tab-separated with the header ``Quality  #1 ID  #2 ID  #1 String  #2 String``
     and no quoting (``csv.QUOTE_NONE``: quote characters are text); a UTF-8 byte-order mark
-    is accepted. ``Quality`` (1 = paraphrase) becomes ``label``, ``#1 String`` ``source`` and
-    ``#2 String`` ``suspicious``.
+    is accepted. It is read by :func:`lexkd.tasks.tabular.read_delimited`, as the GLUE MRPC
+    preset reads it. ``Quality`` (1 = paraphrase) becomes ``label``, ``#1 String`` ``source``
+    and ``#2 String`` ``suspicious``.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: an empty file; text that is not valid UTF-8 (file and line); a header
-            other than the above; a row without exactly five fields or with an empty
-            sentence (file and line); a label other than 0 or 1 (file, line, value).
+            other than the above (line 1); a row without exactly five fields, a blank line
+            between rows, or an empty sentence (file and line); a label other than 0 or 1
+            (file, line, value); a header with no rows.
     """
     path = Path(path)
-    lines = _read_lines(path)
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter="\t", quoting=csv.QUOTE_NONE)
-    header = next(reader)
-    if [h.strip() for h in header] != _MSRP_HEADER:
-        raise ValueError(f"{path}: line 1: expected the MSRP header {_MSRP_HEADER}, got {header}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    records = read_delimited(path.read_bytes(), str(path), header=MSRP_COLUMNS)
     rows: dict[str, list] = {"source": [], "suspicious": [], "label": []}
-    for lineno, fields in enumerate(reader, start=2):
-        if not fields:
-            continue  # a blank line
-        if len(fields) != 5:
-            raise ValueError(f"{path}: line {lineno} has {len(fields)} tab-separated fields, expected 5")
-        if not fields[3].strip() or not fields[4].strip():
-            raise ValueError(f"{path}: line {lineno} has an empty sentence")
-        rows["label"].append(_label(fields[0], path, lineno))
-        rows["source"].append(fields[3].strip())
-        rows["suspicious"].append(fields[4].strip())
-    if not rows["label"]:
-        raise ValueError(f"{path}: no pairs after the header")
+    for location, fields in records:
+        where = f"{path}, {location}"
+        first, second = fields["#1 String"].strip(), fields["#2 String"].strip()
+        if not first or not second:
+            raise ValueError(f"{where}: empty sentence")
+        rows["label"].append(_label(fields["Quality"], where))
+        rows["source"].append(first)
+        rows["suspicious"].append(second)
     return datasets.Dataset.from_dict(rows, features=_pair_features())
 
 
