@@ -35,14 +35,13 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from transformers import AutoTokenizer, TrainingArguments
 
 from lexkd.arguments import parse_args, run_cli
 from lexkd.pretraining import write_json_atomically
 from lexkd.tasks.wsd_baselines import BASELINES
-from lexkd.tasks.wsd_data import read_raganato, write_key_file
+from lexkd.tasks.wsd_data import default_key_file, read_raganato, write_key_file
 from lexkd.tasks.wsd_lmgc import LMGCSystem, load_lmgc_model
 from lexkd.tasks.wsd_scoring import score
 
@@ -94,14 +93,6 @@ def make_system(args: EvalArguments, train_args: TrainingArguments, train):
     system = LMGCSystem.from_pretrained(args.model, scorer=args.scorer, max_length=args.max_length,
                                         batch_size=args.eval_batch_size)
     return system, system.scorer.name
-
-
-def default_key_file(data_xml: str) -> str | None:
-    """``X.gold.key.txt`` beside ``X.data.xml`` when it exists (the unified framework's naming), else None."""
-    if not data_xml.endswith(".data.xml"):
-        return None
-    key = Path(data_xml[: -len(".data.xml")] + ".gold.key.txt")
-    return str(key) if key.is_file() else None
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,7 @@ from lexkd.lexical.pretraining import (
 )
 from lexkd.modeling import check_local_model, load_masked_lm
 from lexkd.pretraining import load_split_corpus, resume_checkpoint
-from lexkd.tasks.wsd_data import read_raganato
+from lexkd.tasks.wsd_data import default_key_file, read_raganato
 from lexkd.tasks.wsd_lmgc import sample_groups
 from lexkd.teachers import check_vocabularies, load_teachers
 
@@ -52,7 +52,8 @@ from lexkd.teachers import check_vocabularies, load_teachers
 class LexicalJobArguments:
     student: str = field(metadata={"help": "The student: a BertForPreTraining checkpoint (lexkd's students are)."})
     semcor: str = field(metadata={"help": "Sense-tagged training corpus .data.xml (SemCor in the Raganato format)."})
-    semcor_gold: str | None = field(default=None, metadata={"help": "Its .gold.key.txt."})
+    semcor_gold: str | None = field(default=None, metadata={
+        "help": "Its .gold.key.txt; default: X.gold.key.txt beside X.data.xml (the framework's naming)."})
     teachers: list[str] = field(
         default_factory=list,
         metadata={"help": "Teacher checkpoints for multi-teacher MLM targets on the pairs (needs --alpha > 0)."},
@@ -62,7 +63,8 @@ class LexicalJobArguments:
     )
     max_pair_length: int = field(default=128, metadata={"help": "Tokens per context/gloss pair (the context is cut first)."})
     dev: str | None = field(default=None, metadata={"help": "WSD dev set .data.xml, scored with the next-sentence head before and after."})
-    dev_gold: str | None = field(default=None, metadata={"help": "Its .gold.key.txt (needed with --dev)."})
+    dev_gold: str | None = field(default=None, metadata={
+        "help": "Its .gold.key.txt; default: X.gold.key.txt beside X.data.xml (needed with --dev)."})
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in OUTPUT_DIR."})
 
 
@@ -77,8 +79,13 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if job.teachers and train_args.alpha == 0:
         raise ValueError("--teachers given but --alpha is 0, so their targets would be unused: set --alpha (e.g. 0.5).")
-    if job.dev and not job.dev_gold:
-        raise ValueError("--dev needs --dev_gold (its gold keys) to be scored.")
+    job.semcor_gold = job.semcor_gold or default_key_file(job.semcor)
+    if job.semcor_gold is None:
+        raise ValueError(f"No gold keys for --semcor {job.semcor}: give --semcor_gold (no .gold.key.txt beside it).")
+    if job.dev:
+        job.dev_gold = job.dev_gold or default_key_file(job.dev)
+        if job.dev_gold is None:
+            raise ValueError(f"No gold keys for --dev {job.dev}: give --dev_gold (no .gold.key.txt beside it).")
     if job.resume:
         resume_checkpoint(train_args.output_dir)  # fail before any work when there is nothing to resume
     for name in job.teachers:

@@ -360,15 +360,22 @@ def test_eval_wsd_refuses_classifier_scoring_of_a_pretraining_checkpoint(real_wo
     assert "not an LMGC classifier" in capsys.readouterr().err
 
 
-def test_eval_wsd_finds_the_gold_key_beside_the_data(tmp_path):
-    import sys
-    from pathlib import Path
+def test_the_gold_key_is_found_beside_the_data(tmp_path):
+    from lexkd.tasks.wsd_data import default_key_file
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import eval_wsd as module
     data = tmp_path / "semcor.data.xml"
     data.write_text("<corpus/>")
-    assert module.default_key_file(str(data)) is None  # no key file there yet
+    assert default_key_file(data) is None  # no key file there yet
     (tmp_path / "semcor.gold.key.txt").write_text("")
-    assert module.default_key_file(str(data)) == str(tmp_path / "semcor.gold.key.txt")
-    assert module.default_key_file(str(tmp_path / "other.xml")) is None
+    assert default_key_file(str(data)) == str(tmp_path / "semcor.gold.key.txt")
+    assert default_key_file(tmp_path / "other.xml") is None
+
+
+def test_pretrain_lexical_needs_gold_keys_for_its_corpus(checkpoint, tmp_path, capsys):
+    # A corpus with no key file given or beside it would give no training pair at all.
+    (tmp_path / "toy.data.xml").write_text(FIXTURE_XML)
+    argv = ["--student", str(checkpoint), "--semcor", str(tmp_path / "toy.data.xml"), "--output_dir", str(tmp_path / "run")]
+    assert run_script("pretrain_lexical", argv) == 2
+    err = capsys.readouterr().err
+    assert "--semcor_gold" in err and "toy.data.xml" in err
+    assert not (tmp_path / "run").exists()

@@ -323,6 +323,16 @@ def _check_keys(data_xml, gold_key, ids: list[str], keys: dict, allow_missing: b
                              "skip them")
 
 
+def default_key_file(data_xml: str | os.PathLike) -> str | None:
+    """``X.gold.key.txt`` beside ``X.data.xml`` when that file exists (the unified framework's
+    naming: ``semeval2007.data.xml`` + ``semeval2007.gold.key.txt``), else None."""
+    data_xml = str(data_xml)
+    if not data_xml.endswith(".data.xml"):
+        return None
+    key = Path(data_xml[: -len(".data.xml")] + ".gold.key.txt")
+    return str(key) if key.is_file() else None
+
+
 def read_raganato(data_xml: str | os.PathLike, gold_key: str | os.PathLike | None = None, *,
                   name: str | None = None, allow_missing_keys: bool = False) -> WSDCorpus:
     """Read a data set in the unified format of Raganato et al. (2017).
