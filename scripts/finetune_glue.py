@@ -31,14 +31,11 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from transformers import TrainingArguments
 
@@ -47,11 +44,8 @@ from lexkd.tasks.classic import CLASSIC_MODELS
 from lexkd.tasks.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
-    evaluate_classic,
-    finetune_classifier,
-    model_label,
+    run_and_report,
     subsample,
-    write_run_outputs,
 )
 from lexkd.tasks.nlu import TASKS, get_task, load_task_data
 
@@ -100,31 +94,10 @@ def main(argv=None) -> int:
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
                      seed=train_args.seed)
     logging.info("%s data from %s: %s", spec.name, source, {split: len(rows) for split, rows in data.items()})
-    label = args.label or model_label(args.model)
-    output_dir = train_args.output_dir.replace("{task}", spec.name).replace("{label}", label.replace("/", "--"))
-
-    if args.model in CLASSIC_MODELS:
-        result = evaluate_classic(args.model, data, spec, seed=train_args.seed)
-    else:
-        train_args = dataclasses.replace(train_args, output_dir=output_dir)
-        result = finetune_classifier(args.model, data, spec, train_args, max_seq_length=args.max_seq_length,
-                                     save_model=args.save_model)
-    if not train_args.should_save:  # with several processes, the first one writes the outputs
-        return 0
-
     command = ("python scripts/finetune_glue.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
-    settings = {"seed": train_args.seed, "max_train_examples": args.max_train_examples,
-                "max_eval_examples": args.max_eval_examples}
-    if result.kind == "fine-tuned":
-        settings.update(max_seq_length=args.max_seq_length, learning_rate=train_args.learning_rate,
-                        num_train_epochs=train_args.num_train_epochs, max_steps=train_args.max_steps,
-                        batch_size=train_args.per_device_train_batch_size, warmup_steps=train_args.warmup_steps,
-                        weight_decay=train_args.weight_decay)
-    report = write_run_outputs(result, data, output_dir, results_root=args.results_root, label=label, data=source,
-                               command=command, wall_time_s=time.perf_counter() - start, settings=settings)
-    print(json.dumps({"task": spec.name, "model": label, "data": source, "metrics": report["metrics"],
-                      "wall_time_s": report["wall_time_s"]}, indent=2))
-    print(f"Outputs in {output_dir}; results table {Path(args.results_root) / spec.name / 'results.md'}")
+    run_and_report(args.model, data, spec, train_args, source=source, results_root=args.results_root, label=args.label,
+                   max_seq_length=args.max_seq_length, save_model=args.save_model, command=command, start_time=start,
+                   settings={"max_train_examples": args.max_train_examples, "max_eval_examples": args.max_eval_examples})
     return 0
 
 

@@ -38,3 +38,18 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set LEXKD_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def student_checkpoint(tmp_path_factory, tokenizer) -> Path:
+    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer, in ``.../student/model``."""
+    import torch
+    from transformers import BertConfig, BertForPreTraining
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    folder = tmp_path_factory.mktemp("ckpt") / "student" / "model"
+    BertForPreTraining(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from test_nlu import write_glue_fixture
-from transformers import BertConfig, BertForPreTraining, TrainingArguments
+from transformers import BertForPreTraining, TrainingArguments
 
 from lexkd.arguments import run_cli
 from lexkd.tasks.finetune import (
@@ -31,18 +31,6 @@ from lexkd.tasks.nlu import TASKS, TaskSpec
 
 GOOD = ["the big dog ran", "a big red tree", "the young cat sat", "the big house", "a green tree", "the big river"]
 BAD = ["the old dog sat", "a small bank", "the old cat", "a small mat", "the old red house", "a small bird"]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tokenizer):
-    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    folder = tmp_path_factory.mktemp("ckpt") / "student" / "model"
-    BertForPreTraining(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def single_data() -> datasets.DatasetDict:
@@ -67,16 +55,16 @@ def training_args(tmp_path, **changes) -> TrainingArguments:
     return TrainingArguments(**values)
 
 
-def test_classifier_from_a_pretraining_checkpoint_keeps_encoder_and_pooler(checkpoint):
-    original = BertForPreTraining.from_pretrained(checkpoint)
-    model = load_classifier(str(checkpoint), "mnli")
+def test_classifier_from_a_pretraining_checkpoint_keeps_encoder_and_pooler(student_checkpoint):
+    original = BertForPreTraining.from_pretrained(student_checkpoint)
+    model = load_classifier(str(student_checkpoint), "mnli")
     assert torch.equal(model.bert.pooler.dense.weight, original.bert.pooler.dense.weight)
     assert torch.equal(model.bert.encoder.layer[1].output.dense.weight,
                        original.bert.encoder.layer[1].output.dense.weight)
     assert model.classifier.weight.shape == (3, 32) and model.config.id2label[1] == "neutral"
-    _, new_weights = load_classifier(str(checkpoint), "sst2", with_new_weights=True)
+    _, new_weights = load_classifier(str(student_checkpoint), "sst2", with_new_weights=True)
     assert new_weights == ["classifier.bias", "classifier.weight"]  # the pooler is not new
-    regressor = load_classifier(str(checkpoint), "stsb")
+    regressor = load_classifier(str(student_checkpoint), "stsb")
     assert regressor.config.problem_type == "regression" and regressor.classifier.weight.shape == (1, 32)
 
 
@@ -99,10 +87,10 @@ def test_pairs_are_tokenized_as_pairs_and_truncated(tokenizer):
     assert set(single["token_type_ids"]) == {0}
 
 
-def test_finetune_classifier_trains_and_evaluates_every_split(checkpoint, tmp_path):
+def test_finetune_classifier_trains_and_evaluates_every_split(student_checkpoint, tmp_path):
     data = pair_data([0, 1, 2] * 4, splits=("validation", "validation_mismatched"))
     spec = TaskSpec("nli", ("sentence1", "sentence2"), TASKS["mnli"].label_names, ("accuracy",))
-    result = finetune_classifier(str(checkpoint), data, spec, training_args(tmp_path), save_model=True)
+    result = finetune_classifier(str(student_checkpoint), data, spec, training_args(tmp_path), save_model=True)
     assert result.kind == "fine-tuned" and result.details["steps"] == 2 and result.train_examples == 12
     assert result.details["segment_ids"]  # BERT gets segment ids for pairs
     assert set(result.metrics) == {"validation", "validation_mismatched"}
@@ -113,13 +101,13 @@ def test_finetune_classifier_trains_and_evaluates_every_split(checkpoint, tmp_pa
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
 
 
-def test_finetune_regression_and_columns_only(checkpoint, tmp_path):
+def test_finetune_regression_and_columns_only(student_checkpoint, tmp_path):
     data = pair_data(np.linspace(0, 5, 12), dtype="float32")
-    result = finetune_classifier(str(checkpoint), data, ["sentence1", "sentence2"], training_args(tmp_path))
+    result = finetune_classifier(str(student_checkpoint), data, ["sentence1", "sentence2"], training_args(tmp_path))
     assert result.task.is_regression and set(result.metrics["validation"]) == {"pearson", "spearman"}
     assert result.predictions["validation"].dtype.kind == "f"
     with pytest.raises(ValueError, match="max_seq_length 256 exceeds the model's 128 position embeddings"):
-        finetune_classifier(str(checkpoint), data, "stsb", training_args(tmp_path), max_seq_length=256)
+        finetune_classifier(str(student_checkpoint), data, "stsb", training_args(tmp_path), max_seq_length=256)
 
 
 def test_task_from_columns_and_resolve_task():
@@ -189,12 +177,12 @@ def run_script(argv):
     return run_cli(lambda: module.main(argv))
 
 
-def test_script_runs_the_baseline_and_a_checkpoint_on_a_local_preset(checkpoint, tmp_path, capsys):
+def test_script_runs_the_baseline_and_a_checkpoint_on_a_local_preset(student_checkpoint, tmp_path, capsys):
     glue = write_glue_fixture(tmp_path / "glue")
     common = ["--task", "rte", "--data", str(glue), "--results_root", str(tmp_path / "results"),
               "--output_dir", str(tmp_path / "runs" / "{task}" / "{label}")]
     assert run_script(common + ["--model", "tfidf-logreg"]) == 0
-    assert run_script(common + ["--model", str(checkpoint), "--max_steps", "1", "--use_cpu", "true"]) == 0
+    assert run_script(common + ["--model", str(student_checkpoint), "--max_steps", "1", "--use_cpu", "true"]) == 0
     printed = capsys.readouterr().out
     assert '"model": "student"' in printed
     metrics = json.loads((tmp_path / "runs" / "rte" / "student" / "metrics.json").read_text())

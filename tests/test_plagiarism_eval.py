@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from sklearn.metrics import accuracy_score, f1_score
 from test_plagiarism import DOCUMENTS, FakeWordNet
-from transformers import BertConfig, BertForPreTraining
 
 from lexkd.arguments import run_cli
 from lexkd.tasks.plagiarism_tasks import (
@@ -71,18 +69,6 @@ def write_paragraph(root: Path, document: str, paragraph: int, text: str = "the 
 def generated(tmp_path: Path, name: str, documents=DOCUMENTS, source: str = "text A", seed: int = 3) -> dict:
     return write_machine_paraphrase_corpus(documents, tmp_path / name, 0.5, seed, wordnet=FakeWordNet(), min_words=5,
                                            max_words=30, test_fraction=0.34, source=source)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tokenizer):
-    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer."""
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    folder = tmp_path_factory.mktemp("ckpt") / "student" / "model"
-    BertForPreTraining(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 # --------------------------------------------------------------------------- tasks and data
@@ -233,11 +219,11 @@ def common_args(tmp_path):
 FINETUNE = ["--max_steps", "2", "--per_device_train_batch_size", "4", "--use_cpu", "true", "--disable_tqdm", "true"]
 
 
-def test_script_pairs_with_the_baseline_and_a_checkpoint(checkpoint, tmp_path, capsys):
+def test_script_pairs_with_the_baseline_and_a_checkpoint(student_checkpoint, tmp_path, capsys):
     pan = write_pan(tmp_path / "pan")
     argv = ["--task", "pairs", "--data", str(pan), "--test_fraction", "0.2", *common_args(tmp_path)]
     assert run_script(argv + ["--model", "tfidf-logreg"]) == 0
-    assert run_script(argv + ["--model", str(checkpoint), *FINETUNE]) == 0
+    assert run_script(argv + ["--model", str(student_checkpoint), *FINETUNE]) == 0
     assert '"model": "student"' in capsys.readouterr().out
     baseline = check_outputs(tmp_path / "runs" / "pairs" / "tfidf-logreg", "classic", 12)
     student = check_outputs(tmp_path / "runs" / "pairs" / "student", "fine-tuned", 12)
@@ -249,13 +235,13 @@ def test_script_pairs_with_the_baseline_and_a_checkpoint(checkpoint, tmp_path, c
     assert "| test macro_f1 | test accuracy |" in (tmp_path / "results" / "pairs" / "results.md").read_text()
 
 
-def test_script_machine_paraphrase_across_corpora(checkpoint, tmp_path):
+def test_script_machine_paraphrase_across_corpora(student_checkpoint, tmp_path):
     generated(tmp_path, "a")
     generated(tmp_path, "b", OTHER_DOCUMENTS, source="text B")
     argv = ["--task", "machine-paraphrase", "--train_corpus", str(tmp_path / "a"), "--test_corpus",
             str(tmp_path / "b"), *common_args(tmp_path)]
     assert run_script(argv + ["--model", "tfidf-logreg"]) == 0
-    assert run_script(argv + ["--model", str(checkpoint), *FINETUNE, "--max_eval_examples", "6"]) == 0
+    assert run_script(argv + ["--model", str(student_checkpoint), *FINETUNE, "--max_eval_examples", "6"]) == 0
     baseline = check_outputs(tmp_path / "runs" / "machine-paraphrase" / "tfidf-logreg", "classic", 8)
     check_outputs(tmp_path / "runs" / "machine-paraphrase" / "student", "fine-tuned", 6)
     assert baseline["train_examples"] == 16 and baseline["task"] == "machine-paraphrase"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -464,4 +465,47 @@ def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, out
     write_json_atomically(report, output_dir / "metrics.json")
     if results_root is not None:
         update_results_table(Path(results_root) / result.task.name, row)
+    return report
+
+
+def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, training_args: TrainingArguments, *,
+                   source: str, results_root: str | os.PathLike, label: str | None = None,
+                   max_seq_length: int = 128, save_model: bool = False, command: str = "",
+                   start_time: float | None = None, settings: dict | None = None) -> dict | None:
+    """What the fine-tuning scripts do once their data are loaded: run the classic baseline
+    ``model`` (a name in :data:`~lexkd.tasks.classic.CLASSIC_MODELS`) or fine-tune the
+    checkpoint ``model``, then write the outputs (:func:`write_run_outputs`) and print a summary.
+
+    ``training_args.output_dir`` may hold ``{task}`` and ``{label}``, filled in here. ``settings``
+    are recorded with the run; the fine-tuning hyper-parameters are added for checkpoints.
+
+    Returns:
+        the ``metrics.json`` content, or None in processes other than the first (they write nothing).
+
+    Raises:
+        as :func:`evaluate_classic` and :func:`finetune_classifier`.
+    """
+    from lexkd.tasks.classic import CLASSIC_MODELS
+
+    label = label or model_label(model)
+    output_dir = training_args.output_dir.replace("{task}", task.name).replace("{label}", label.replace("/", "--"))
+    settings = {"seed": training_args.seed, **(settings or {})}
+    if model in CLASSIC_MODELS:
+        result = evaluate_classic(model, data, task, seed=training_args.seed)
+    else:
+        training_args = dataclasses.replace(training_args, output_dir=output_dir)
+        result = finetune_classifier(model, data, task, training_args, max_seq_length=max_seq_length,
+                                     save_model=save_model)
+        settings.update(max_seq_length=max_seq_length, learning_rate=training_args.learning_rate,
+                        num_train_epochs=training_args.num_train_epochs, max_steps=training_args.max_steps,
+                        batch_size=training_args.per_device_train_batch_size,
+                        warmup_steps=training_args.warmup_steps, weight_decay=training_args.weight_decay)
+    if not training_args.should_save:  # with several processes, the first one writes the outputs
+        return None
+    wall = None if start_time is None else time.perf_counter() - start_time
+    report = write_run_outputs(result, data, output_dir, results_root=results_root, label=label, data=source,
+                               command=command, wall_time_s=wall, settings=settings)
+    print(json.dumps({"task": task.name, "model": label, "data": source, "metrics": report["metrics"],
+                      "wall_time_s": report["wall_time_s"]}, indent=2))
+    print(f"Outputs in {output_dir}; results table {Path(results_root) / task.name / 'results.md'}")
     return report
