@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 REDUCTIONS = ("batchmean", "sum", "none")
+JS_TERMS = ("both", "student", "teacher")
 
 
 def _check(temperature: float, reduction: str) -> None:
@@ -169,6 +170,7 @@ def jensen_shannon(
     temperature: float = 1.0,
     reduction: str = "batchmean",
     num_items_in_batch: int | torch.Tensor | None = None,
+    terms: str = "both",
 ) -> torch.Tensor:
     """Generalised Jensen-Shannon divergence with mixture weight ``beta``.
 
@@ -179,16 +181,25 @@ def jensen_shannon(
     KL ``KL(p_s || p_t)`` as beta -> 0 (then ``KL(p_t || m) = O(beta**2)``) and to the forward
     KL ``KL(p_t || p_s)`` as beta -> 1.
 
+    f-DISTILL estimates the two terms on different sequences (the student term on student
+    samples, the teacher term on teacher samples); ``terms`` picks them:
+    ``"student"`` = ``beta * KL(p_s || m)``, ``"teacher"`` = ``(1 - beta) * KL(p_t || m)``,
+    ``"both"`` = their sum at the same positions. TRL's GKD weights the *teacher* by its beta:
+    lexkd's ``beta`` is ``1 - beta_GKD``.
+
     Args:
         beta: mixture weight of the student, in [0, 1].
+        terms: ``"both"``, ``"student"`` or ``"teacher"``.
         Others as :func:`forward_kl`.
 
     Raises:
-        ValueError: beta outside [0, 1], plus the errors of :func:`forward_kl`.
+        ValueError: beta outside [0, 1], an unknown ``terms``, plus the errors of :func:`forward_kl`.
     """
     _check(temperature, reduction)
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta}.")
+    if terms not in JS_TERMS:
+        raise ValueError(f"Unknown terms {terms!r}; valid: {', '.join(JS_TERMS)}.")
     teacher_log_probs = _log_probs(teacher_logits, temperature)
     student_log_probs = _log_probs(student_logits, temperature)
     if beta == 0.0 or beta == 1.0:
@@ -202,9 +213,15 @@ def jensen_shannon(
         dim=0,
     )
     # F.kl_div(input=log m, target=log p, log_target=True) = KL(p || m).
-    kl_student = F.kl_div(mixture_log_probs, student_log_probs, reduction="none", log_target=True).sum(-1)
-    kl_teacher = F.kl_div(mixture_log_probs, teacher_log_probs, reduction="none", log_target=True).sum(-1)
-    per_position = beta * kl_student + (1 - beta) * kl_teacher
+    per_position = torch.zeros(student_log_probs.shape[:-1], device=student_logits.device)
+    if terms in ("both", "student"):
+        per_position = per_position + beta * F.kl_div(
+            mixture_log_probs, student_log_probs, reduction="none", log_target=True
+        ).sum(-1)
+    if terms in ("both", "teacher"):
+        per_position = per_position + (1 - beta) * F.kl_div(
+            mixture_log_probs, teacher_log_probs, reduction="none", log_target=True
+        ).sum(-1)
     return _reduce(per_position, mask, reduction, num_items_in_batch)
 
 
@@ -248,6 +265,117 @@ def get_divergence(name: str):
     return DIVERGENCES[name]
 
 
+def token_cross_entropy(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    reduction: str = "batchmean",
+    num_items_in_batch: int | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy of the student against gold (or pseudo-target) token ids, at T = 1.
+
+    ``-log p_s(y_t)`` per position, positions whose label is -100 ignored; with
+    ``"batchmean"`` divided by the number of counted positions or by ``num_items_in_batch``.
+
+    Args:
+        student_logits: ``(..., vocab_size)``.
+        labels: ``(...)`` token ids, -100 where ignored.
+
+    Returns:
+        A scalar (nats per token), or ``labels.shape`` for ``reduction="none"``.
+
+    Raises:
+        ValueError: an unknown reduction or shapes that do not match.
+    """
+    _check(1.0, reduction)
+    if student_logits.shape[:-1] != labels.shape:
+        raise ValueError(
+            f"student_logits {tuple(student_logits.shape)} do not match labels {tuple(labels.shape)}."
+        )
+    per_position = F.cross_entropy(
+        student_logits.float().reshape(-1, student_logits.shape[-1]), labels.reshape(-1),
+        ignore_index=-100, reduction="none",
+    ).view(labels.shape)
+    return _reduce(per_position, labels != -100, reduction, num_items_in_batch)
+
+
+SAMPLE_SOURCES = ("teacher", "student", "mix")
+"""Where f-DISTILL's step-wise losses take their sequences from (``--sample_source``)."""
+
+PAPER_SAMPLE_SOURCE = {"kl": "teacher", "rkl": "student", "js": "mix", "tvd": "mix"}
+"""The sequences f-DISTILL (Wen et al., ACL 2023) uses for each divergence."""
+
+
+def f_distill_loss(
+    divergence: str,
+    *,
+    on_teacher_samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    on_student_samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    num_items: dict[str, int | torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Step-wise f-divergence loss of f-DISTILL (Wen, Li, Du, Mou; ACL 2023, arXiv 2307.15190).
+
+    A sequence-level divergence between teacher ``p`` and student ``q`` is replaced by sums of
+    per-token divergences between ``p_t = p(. | y_<t, x)`` and ``q_t`` along sampled sequences:
+
+    - ``kl``:  ``E_{y~p} sum_t KL(p_t || q_t)`` (teacher samples; exact by the chain rule);
+    - ``rkl``: ``E_{y~q} sum_t KL(q_t || p_t)`` (student samples; exact by the chain rule);
+    - ``js``:  ``beta E_{y~q} sum_t KL(q_t || m_t) + (1 - beta) E_{y~p} sum_t KL(p_t || m_t)``,
+      ``m_t = beta q_t + (1 - beta) p_t``: each term on its own model's samples;
+    - ``tvd``: ``0.5 E_{y~q} sum_t TVD_t + 0.5 E_{y~p} sum_t TVD_t``,
+      ``TVD_t = 0.5 sum_v |p_t,v - q_t,v|``.
+
+    With only one set of sequences given, the whole divergence is taken on it (e.g. ``js`` on
+    teacher samples only). ``kl`` and ``rkl`` take exactly one set. Losses are per-token means
+    (``batchmean``), not multiplied by ``T**2``.
+
+    Args:
+        divergence: ``kl``, ``rkl``, ``js`` or ``tvd``.
+        on_teacher_samples: ``(student_logits, teacher_logits, mask)`` computed on teacher-
+            sampled targets; logits ``(batch_size, seq_len, vocab_size)``, mask
+            ``(batch_size, seq_len)`` bool.
+        on_student_samples: the same on student-sampled targets.
+        beta: the student's weight in the JS mixture, in (0, 1) for ``js``.
+        temperature: T > 0 applied to both models' logits.
+        num_items: ``{"teacher": N_t, "student": N_s}``, token counts over the accumulated
+            batch for each set (gradient accumulation), or ``None`` for micro-batch means.
+
+    Returns:
+        A scalar in nats (TVD: probability mass).
+
+    Raises:
+        ValueError: an unknown divergence, no sequences, two sets for ``kl``/``rkl``, or beta
+            outside (0, 1) for ``js``.
+    """
+    get_divergence(divergence)
+    given = {name: value for name, value in (("teacher", on_teacher_samples), ("student", on_student_samples))
+             if value is not None}
+    if not given:
+        raise ValueError("f_distill_loss needs on_teacher_samples, on_student_samples or both.")
+    if divergence in ("kl", "rkl") and len(given) == 2:
+        raise ValueError(f"{divergence!r} is defined on one set of sequences (f-DISTILL uses "
+                         f"{PAPER_SAMPLE_SOURCE[divergence]} samples); pass only one.")
+    if divergence == "js" and not 0.0 < beta < 1.0:
+        raise ValueError(f"beta must be in (0, 1) for js (0 and 1 make the divergence vanish), got {beta}.")
+    num_items = num_items or {}
+
+    def term(source: str, **kwargs) -> torch.Tensor:
+        student_logits, teacher_logits, mask = given[source]
+        return DIVERGENCES[divergence](
+            student_logits, teacher_logits, mask, temperature=temperature,
+            num_items_in_batch=num_items.get(source), **kwargs,
+        )
+
+    if len(given) == 1:
+        (source,) = given
+        return term(source, beta=beta) if divergence == "js" else term(source)
+    if divergence == "js":
+        return term("student", beta=beta, terms="student") + term("teacher", beta=beta, terms="teacher")
+    return 0.5 * term("student") + 0.5 * term("teacher")  # tvd
+
+
 def multi_teacher_mlm_loss(
     student_logits: torch.Tensor,
     target_probs: torch.Tensor | None,
@@ -284,12 +412,7 @@ def multi_teacher_mlm_loss(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     _check(temperature, "batchmean")
     mask = labels != -100
-    # CE at T = 1 against the gold token; ignore_index keeps -100 out of the sum.
-    ce_sum = F.cross_entropy(
-        student_logits.float().reshape(-1, student_logits.shape[-1]), labels.reshape(-1),
-        ignore_index=-100, reduction="sum",
-    )
-    mlm_loss = _divide(ce_sum, num_items_in_batch if num_items_in_batch is not None else mask.sum())
+    mlm_loss = token_cross_entropy(student_logits, labels, num_items_in_batch=num_items_in_batch)
     parts = {"mlm_loss": mlm_loss.detach()}
     if alpha == 0.0:
         return mlm_loss, parts
