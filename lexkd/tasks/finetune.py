@@ -367,8 +367,8 @@ def predictions_tsv(result: RunResult, dataset_dict: datasets.DatasetDict) -> st
 
 
 @contextlib.contextmanager
-def _locked(directory: Path):
-    """An exclusive lock on ``directory/.results.lock`` (where ``fcntl`` exists), so that runs
+def locked(directory: Path, name: str = ".results.lock"):
+    """An exclusive lock on ``directory/name`` (where ``fcntl`` exists), so that runs
     finishing at the same time do not drop each other's rows."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -376,7 +376,7 @@ def _locked(directory: Path):
     except ImportError:  # not POSIX: no lock
         yield
         return
-    with open(directory / ".results.lock", "w") as handle:
+    with open(directory / name, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -423,7 +423,7 @@ def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
     """
     task_dir = Path(task_dir)
     path = task_dir / "results.jsonl"
-    with _locked(task_dir):
+    with locked(task_dir):
         rows = []
         if path.is_file():
             for number, line in enumerate(path.read_text().splitlines(), 1):

@@ -1,0 +1,129 @@
+"""scripts/distill_seq2seq.py end to end on tiny files and checkpoints; the pseudo-target cache."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_texts
+from transformers import BertConfig, BertForPreTraining
+
+from lexkd import pseudo_targets
+from lexkd.arguments import run_cli
+from lexkd.tokenization import train_wordpiece_tokenizer
+
+
+def run_script(argv):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        module = importlib.import_module("distill_seq2seq")
+    finally:
+        sys.path.pop(0)
+    return run_cli(lambda: module.main(argv))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nlg")
+    for split, n, seed in (("train", 24, 5), ("valid", 6, 6)):
+        sources = make_texts(n, seed=seed)
+        (folder / f"{split}.src").write_text("\n".join(sources) + "\n")
+        (folder / f"{split}.tgt").write_text("\n".join(" ".join(s.split()[:4]) for s in sources) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def teacher_init(tmp_path_factory, tokenizer):
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=96, max_position_embeddings=128)
+    folder = tmp_path_factory.mktemp("teacher") / "teacher-init" / "model"
+    BertForPreTraining(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def common_args(files, root, student, teacher_init):
+    return ["--task", "files", "--train_source_file", str(files / "train.src"), "--train_target_file",
+            str(files / "train.tgt"), "--validation_source_file", str(files / "valid.src"),
+            "--validation_target_file", str(files / "valid.tgt"), "--student", str(student), "--teacher_init",
+            str(teacher_init), "--teacher_max_steps", "2", "--output_root", str(root), "--max_steps", "2",
+            "--per_device_train_batch_size", "8", "--max_source_length", "16", "--max_target_length", "6",
+            "--max_new_tokens", "6", "--num_pseudo_targets", "2", "--eval_num_beams", "2", "--use_cpu", "true",
+            "--disable_tqdm", "true", "--save_strategy", "no", "--labeled_examples", "16"]
+
+
+def test_methods_share_the_teacher_and_its_pseudo_targets(files, tmp_path, student_checkpoint, teacher_init, monkeypatch):
+    calls = []
+    original = pseudo_targets.generate_pseudo_targets
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[2]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pseudo_targets, "generate_pseudo_targets", counting)
+    root = tmp_path / "out"
+    args = common_args(files, root, student_checkpoint, teacher_init)
+    assert run_script(args + ["--method", "pseudo_targets"]) == 0
+    assert calls == [24]  # 16 labelled + 8 unlabelled inputs, generated once
+    teachers = list(root.glob("teacher-*/model/config.json"))
+    assert len(teachers) == 1
+    assert run_script(args + ["--method", "joint_teaching"]) == 0  # same cache: read, not generated
+    assert run_script(args + ["--method", "f_distill", "--divergence", "js", "--beta", "0.85"]) == 0
+    assert calls == [24, 16]  # f_distill samples the labelled inputs only: another key
+    assert list(root.glob("teacher-*/model/config.json")) == teachers  # the teacher was reused
+    rows = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in rows} == {"copy-baseline", "teacher", "pseudo_targets", "joint_teaching", "f_distill-js"}
+    pt_row = next(r for r in rows if r["model"] == "pseudo_targets")
+    assert pt_row["train_examples"] == 16 + 2 * 24  # gold + 2 pseudo-targets per input
+    assert pt_row["settings"]["pseudo_target_rows"] == 48
+    for name in ("pseudo_targets", "f_distill-js"):
+        assert (root / name / "model" / "config.json").is_file()
+        assert (root / name / "predictions.tsv").read_text().count("\n") == 7  # header + 6
+        metrics = json.loads((root / name / "metrics.json").read_text())
+        assert 0 <= metrics["bleu"] <= 100 and "generation_config" in metrics
+    assert "| copy-baseline |" in (root / "results.md").read_text()
+
+
+def test_sft_needs_no_teacher_and_changing_sampling_makes_a_new_cache(files, tmp_path, student_checkpoint, teacher_init):
+    root = tmp_path / "out"
+    args = common_args(files, root, student_checkpoint, teacher_init)
+    assert run_script(args + ["--method", "sft", "--teacher_init", str(tmp_path / "absent")]) == 0
+    assert not list(root.glob("teacher-*"))
+    assert run_script(args + ["--method", "seqkd"]) == 0
+    assert run_script(args + ["--method", "pseudo_targets", "--pt_top_p", "0.5"]) == 0
+    assert len(list((root / "cache").glob("teacher-*"))) == 2  # beam and sampled caches
+
+
+def test_bad_input_is_refused_clearly(files, tmp_path, student_checkpoint, teacher_init, capsys):
+    args = common_args(files, tmp_path / "out", student_checkpoint, teacher_init)
+    assert run_script(args + ["--method", "word_kd", "--teacher_init", str(tmp_path / "absent")]) == 2
+    assert "absent" in capsys.readouterr().err
+    (files / "short.tgt").write_text("one\ntwo\n")
+    bad = [a if a != str(files / "valid.tgt") else str(files / "short.tgt") for a in args]
+    assert run_script(bad + ["--method", "sft"]) == 2
+    assert "short.tgt" in capsys.readouterr().err
+    # A teacher with another vocabulary.
+    other_tokenizer = train_wordpiece_tokenizer(["completely different words here"] * 20, vocab_size=60, min_frequency=1)
+    other = tmp_path / "other-teacher"
+    from lexkd.seq2seq import build_bert2bert
+
+    bert = tmp_path / "other-bert"
+    BertForPreTraining(BertConfig(vocab_size=len(other_tokenizer), hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64)).save_pretrained(bert)
+    other_tokenizer.save_pretrained(bert)
+    build_bert2bert(bert, tokenizer=other_tokenizer).save_pretrained(other)
+    other_tokenizer.save_pretrained(other)
+    assert run_script(args + ["--method", "word_kd", "--teacher", str(other)]) == 2
+    assert "vocabulary" in capsys.readouterr().err
+
+
+def test_a_cache_with_a_foreign_record_is_refused(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / pseudo_targets.META_NAME).write_text(json.dumps({"key": {"teacher": "x"}, "num_rows": 1}))
+    with pytest.raises(ValueError, match="another teacher"):
+        pseudo_targets.read_cache(folder, {"teacher": "y"})
+    assert pseudo_targets.read_cache(tmp_path / "missing", {"teacher": "y"}) is None
