@@ -30,7 +30,7 @@ from transformers import (
 
 from lexkd.losses import PAPER_SAMPLE_SOURCE
 from lexkd.nlg_trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer, args_with
-from lexkd.pretraining import write_json_atomically
+from lexkd.pretraining import save_model_atomically, write_json_atomically
 from lexkd.pseudo_targets import load_or_generate, model_fingerprint
 from lexkd.seq2seq import (
     GenerationSettings,
@@ -42,7 +42,6 @@ from lexkd.seq2seq import (
 from lexkd.tasks.finetune import update_results_table
 from lexkd.tasks.nlg import load_nlg_data, tokenize_pairs
 from lexkd.tasks.nlg_metrics import GenerationEvaluator, copy_baseline_scores
-from lexkd.tokenization import save_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -220,21 +219,10 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                                  label="teacher", kind="teacher (sft)", source=source, train_time_s=train_time,
                                  settings={"init": model_args.teacher_init, **settings},
                                  train_examples=len(rows))
-    save_model_and_tokenizer(teacher, tokenizer, folder / "model")
+    save_model_atomically(teacher, tokenizer, folder / "model")
     write_json_atomically({"settings": settings, "train_time_s": round(train_time, 1)}, meta_path)
     shutil.rmtree(folder / "run", ignore_errors=True)
     return teacher, model_fingerprint(folder / "model"), folder.name, report
-
-
-def save_model_and_tokenizer(model, tokenizer, directory: str | os.PathLike) -> Path:
-    """``save_pretrained`` of both into ``directory``, atomically (a crash leaves no folder)."""
-
-    class _Both:
-        def save_pretrained(self, folder):
-            model.save_pretrained(folder)
-            tokenizer.save_pretrained(folder)
-
-    return save_atomically(_Both(), directory)
 
 
 def _last_checkpoint(output_dir: str) -> str | None:

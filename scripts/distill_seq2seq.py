@@ -47,7 +47,6 @@ from lexkd.nlg_pipeline import (
     load_student,
     record_copy_baseline,
     run_label,
-    save_model_and_tokenizer,
     train_or_load_teacher,
     training_rows,
 )
@@ -57,6 +56,7 @@ from lexkd.nlg_trainer import (
     Seq2SeqDistillationTrainer,
     args_with,
 )
+from lexkd.pretraining import save_model_atomically
 from lexkd.seq2seq import load_seq2seq_tokenizer
 
 # CPU-friendly defaults; every flag overrides them. {output_root} and {label} are filled in.
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume in ("true", "last") else resume)
     train_time = time.perf_counter() - started
-    save_model_and_tokenizer(student, tokenizer, Path(train_args.output_dir) / "model")
+    save_model_atomically(student, tokenizer, Path(train_args.output_dir) / "model")
 
     settings = {"command": command, "student": model_args.student, "teacher": teacher_label,
                 "method": train_args.method, "divergence": train_args.divergence,

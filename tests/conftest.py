@@ -40,16 +40,35 @@ def shared_data() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def student_checkpoint(tmp_path_factory, tokenizer) -> Path:
-    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer, in ``.../student/model``."""
+def save_tiny_bert(folder: Path, tokenizer, *, hidden_size: int = 32, seed: int = 0) -> Path:
+    """Save a tiny BertForPreTraining (lexkd's student format, 2 layers) with ``tokenizer`` in ``folder``."""
     import torch
     from transformers import BertConfig, BertForPreTraining
 
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    folder = tmp_path_factory.mktemp("ckpt") / "student" / "model"
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=2 * hidden_size, max_position_embeddings=128)
     BertForPreTraining(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def run_named_script(name: str, argv: list[str]) -> int:
+    """Run ``scripts/<name>.py``'s ``main(argv)`` as the command line does (through ``run_cli``)."""
+    import importlib
+    import sys
+
+    from lexkd.arguments import run_cli
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        module = importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+    return run_cli(lambda: module.main(argv))
+
+
+@pytest.fixture(scope="session")
+def student_checkpoint(tmp_path_factory, tokenizer) -> Path:
+    """A tiny BertForPreTraining (lexkd's student format) saved with its tokenizer, in ``.../student/model``."""
+    return save_tiny_bert(tmp_path_factory.mktemp("ckpt") / "student" / "model", tokenizer)

@@ -1,27 +1,17 @@
 """scripts/distill_seq2seq.py end to end on tiny files and checkpoints; the pseudo-target cache."""
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
-import torch
-from conftest import make_texts
+from conftest import make_texts, run_named_script, save_tiny_bert
 from transformers import BertConfig, BertForPreTraining
 
 from lexkd import pseudo_targets
-from lexkd.arguments import run_cli
 from lexkd.tokenization import train_wordpiece_tokenizer
 
 
 def run_script(argv):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    try:
-        module = importlib.import_module("distill_seq2seq")
-    finally:
-        sys.path.pop(0)
-    return run_cli(lambda: module.main(argv))
+    return run_named_script("distill_seq2seq", argv)
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +26,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def teacher_init(tmp_path_factory, tokenizer):
-    torch.manual_seed(1)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=96, max_position_embeddings=128)
-    folder = tmp_path_factory.mktemp("teacher") / "teacher-init" / "model"
-    BertForPreTraining(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_bert(tmp_path_factory.mktemp("teacher") / "teacher-init" / "model", tokenizer, hidden_size=48, seed=1)
 
 
 def common_args(files, root, student, teacher_init):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
 import torch
+from conftest import run_named_script
 from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
-from lexkd.arguments import run_cli
 from lexkd.tasks.finetune import (
     evaluate_classic,
     finetune_classifier,
@@ -169,12 +166,7 @@ def test_subsample_and_model_label():
 
 
 def run_script(argv):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    try:
-        module = importlib.import_module("finetune_glue")
-    finally:
-        sys.path.pop(0)
-    return run_cli(lambda: module.main(argv))
+    return run_named_script("finetune_glue", argv)
 
 
 def test_script_runs_the_baseline_and_a_checkpoint_on_a_local_preset(student_checkpoint, tmp_path, capsys):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import run_named_script
 from test_glosses import FakeWordNet, make_corpus
 from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, TrainingArguments
 
@@ -244,18 +245,7 @@ def checkpoint(tmp_path_factory, tokenizer):
 
 
 def run_script(name, argv):
-    import importlib
-    import sys
-    from pathlib import Path
-
-    from lexkd.arguments import run_cli
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    try:
-        module = importlib.import_module(name)
-    finally:
-        sys.path.pop(0)
-    return run_cli(lambda: module.main(argv))
+    return run_named_script(name, argv)
 
 
 @pytest.mark.slow

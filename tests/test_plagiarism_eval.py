@@ -4,17 +4,15 @@ the leakage check, and scripts/eval_plagiarism.py end to end (tiny files and a t
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_named_script
 from sklearn.metrics import accuracy_score, f1_score
 from test_plagiarism import DOCUMENTS, FakeWordNet
 
-from lexkd.arguments import run_cli
 from lexkd.tasks.plagiarism_tasks import (
     TASKS,
     corpus_identity,
@@ -189,12 +187,7 @@ def test_source_flags_belong_to_their_task(tmp_path):
 
 
 def run_script(argv):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        module = importlib.import_module("eval_plagiarism")
-    finally:
-        sys.path.pop(0)
-    return run_cli(lambda: module.main(argv))
+    return run_named_script("eval_plagiarism", argv)
 
 
 def check_outputs(run: Path, kind: str, test_size: int) -> dict:
