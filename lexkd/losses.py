@@ -113,6 +113,70 @@ def kl_divergence_from_probs(
     return _reduce(per_position, mask, reduction, num_items_in_batch)
 
 
+def sparse_kl_divergence(
+    student_logits: torch.Tensor,
+    target_ids: torch.Tensor,
+    target_probs: torch.Tensor,
+    tail_mass: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    reduction: str = "batchmean",
+    num_items_in_batch: int | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Forward KL from a top-k target: ``KL(q_K || p_K)`` over the top-k tokens plus one tail bucket.
+
+    A cached target keeps, per position, the k most probable tokens ``K`` of the combined
+    teacher target ``q`` with their probabilities, and the mass outside them
+    ``r = 1 - sum_{v in K} q_v``. The tail is treated as one outcome: with ``p = softmax(z / T)``
+    and ``p_tail = sum_{v not in K} p_v``,
+
+        KL_K(q || p) = sum_{v in K} q_v (log q_v - log p_v) + r (log r - log p_tail).
+
+    This is the KL between the two distributions coarsened to the k + 1 outcomes
+    ``K + {tail}``. By the chain rule of KL, the dense ``KL(q || p)`` equals
+    ``KL_K(q || p) + r * KL(q(.|tail) || p(.|tail))``, so ``KL_K`` is a lower bound that is exact
+    when the teacher's and the student's distributions inside the tail have the same shape,
+    and in particular when ``k = vocab_size`` (then there is no tail and ``tail_mass``, a
+    rounding residue, is ignored). The student is told how much mass
+    the teacher leaves outside its top-k, not how to spread it: the gold-label term and the
+    student itself decide that.
+
+    Args:
+        student_logits: ``(..., vocab_size)`` raw student logits.
+        target_ids: ``(..., k)`` token ids of the target's top-k (distinct per position).
+        target_probs: ``(..., k)`` their probabilities under the (tempered) target.
+        tail_mass: ``(...)`` mass outside the top-k; ``None`` uses ``1 - target_probs.sum(-1)``
+            (clamped at 0).
+        mask, temperature, reduction, num_items_in_batch: as :func:`kl_divergence_from_probs`.
+
+    Returns:
+        A scalar, or ``(...)`` for ``reduction="none"``; units: nats.
+
+    Raises:
+        ValueError: on a temperature <= 0, an unknown reduction, mismatched shapes, or
+            ``k > vocab_size``.
+    """
+    _check(temperature, reduction)
+    if target_ids.shape != target_probs.shape or target_ids.shape[:-1] != student_logits.shape[:-1]:
+        raise ValueError(
+            f"target_ids {tuple(target_ids.shape)} and target_probs {tuple(target_probs.shape)} must share "
+            f"one shape (..., k) whose leading dimensions are those of student_logits {tuple(student_logits.shape)}."
+        )
+    if target_ids.shape[-1] > student_logits.shape[-1]:
+        raise ValueError(f"k = {target_ids.shape[-1]} exceeds the vocabulary size {student_logits.shape[-1]}.")
+    target = target_probs.float()
+    student_log_probs = _log_probs(student_logits, temperature)  # (..., V)
+    top_log_probs = student_log_probs.gather(-1, target_ids.long())  # (..., k)
+    per_position = (torch.xlogy(target, target) - target * top_log_probs).sum(-1)
+    if target_ids.shape[-1] < student_logits.shape[-1]:  # with k = V there is no tail (r is rounding error)
+        tail = (1.0 - target.sum(-1)).clamp_min(0.0) if tail_mass is None else tail_mass.float()
+        # log p_tail = log-sum-exp of the student's log-probabilities outside K.
+        tail_log_prob = student_log_probs.scatter(-1, target_ids.long(), float("-inf")).logsumexp(-1)  # (...)
+        per_position = per_position + torch.xlogy(tail, tail) - tail * tail_log_prob
+    return _reduce(per_position, mask, reduction, num_items_in_batch)
+
+
 def forward_kl(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -384,6 +448,8 @@ def multi_teacher_mlm_loss(
     alpha: float,
     temperature: float,
     num_items_in_batch: int | torch.Tensor | None = None,
+    target_ids: torch.Tensor | None = None,
+    tail_mass: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The multi-teacher MLM distillation loss over masked positions.
 
@@ -397,7 +463,11 @@ def multi_teacher_mlm_loss(
         student_logits: ``(num_positions, vocab_size)`` student logits at masked positions, or
             ``(batch_size, seq_len, vocab_size)``.
         target_probs: combined teacher target ``q``, same shape; may be ``None`` when
-            ``alpha == 0`` (plain MLM training).
+            ``alpha == 0`` (plain MLM training). With ``target_ids``, the ``(..., k)``
+            probabilities of a top-k target (from a teacher cache): the KD term is then
+            :func:`sparse_kl_divergence`.
+        target_ids: ``(..., k)`` token ids of a top-k target, or ``None`` for a dense target.
+        tail_mass: ``(...)`` target mass outside the top-k (sparse targets only).
         labels: ``(num_positions,)`` or ``(batch_size, seq_len)`` gold token ids, -100 ignored.
         alpha: weight of the distillation term, in [0, 1].
         temperature: T > 0.
@@ -418,9 +488,13 @@ def multi_teacher_mlm_loss(
         return mlm_loss, parts
     if target_probs is None:
         raise ValueError("alpha > 0 needs target_probs (the combined teacher distribution).")
-    kd_loss = kl_divergence_from_probs(
-        student_logits, target_probs, mask, temperature=temperature, num_items_in_batch=num_items_in_batch
-    )
+    if target_ids is not None:
+        kd_loss = sparse_kl_divergence(student_logits, target_ids, target_probs, tail_mass, mask,
+                                       temperature=temperature, num_items_in_batch=num_items_in_batch)
+    else:
+        kd_loss = kl_divergence_from_probs(
+            student_logits, target_probs, mask, temperature=temperature, num_items_in_batch=num_items_in_batch
+        )
     parts["kd_loss"] = kd_loss.detach()
     loss = alpha * temperature**2 * kd_loss + (1.0 - alpha) * mlm_loss
     return loss, parts

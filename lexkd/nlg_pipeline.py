@@ -28,10 +28,11 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from lexkd.fingerprints import model_fingerprint
 from lexkd.losses import PAPER_SAMPLE_SOURCE
 from lexkd.nlg_trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer, args_with
 from lexkd.pretraining import save_model_atomically, write_json_atomically
-from lexkd.pseudo_targets import load_or_generate, model_fingerprint
+from lexkd.pseudo_targets import load_or_generate
 from lexkd.seq2seq import (
     GenerationSettings,
     build_bert2bert,

@@ -145,6 +145,7 @@ def train_masked_lm(
     args: DistillationArguments,
     *,
     teachers: Sequence[Teacher] = (),
+    teacher_cache=None,
     resume: bool = False,
     extra_config: dict | None = None,
 ) -> dict:
@@ -157,7 +158,11 @@ def train_masked_lm(
         model: the student (any ``AutoModelForMaskedLM``).
         data: from :func:`prepare_mlm_data`.
         args: :class:`lexkd.trainer.DistillationArguments`.
-        teachers: needed when ``args.alpha > 0``.
+        teachers: run at every step; needed when ``args.alpha > 0`` and no ``teacher_cache``.
+        teacher_cache: a :class:`lexkd.teacher_cache.TeacherCache` (checked against ``args``,
+            the tokenizer and ``data.train``): the student trains on the cache's statically masked
+            rows and top-k targets, and no teacher runs. With ``alpha=0`` it trains on the same
+            rows from the gold tokens only.
         resume: continue from the last checkpoint in ``args.output_dir``.
         extra_config: more settings to record in ``run_config.json`` (corpus, model sizes, ...).
 
@@ -167,27 +172,35 @@ def train_masked_lm(
 
     Raises:
         FileNotFoundError: ``resume`` with no checkpoint in the run folder.
+        TeacherCacheError: a cache built for another tokenizer, settings or corpus.
     """
     output_dir = Path(args.output_dir)
+    train_dataset, collator, teacher_names = data.train, None, [t.name for t in teachers]
+    if teacher_cache is not None:
+        teacher_cache.check(tokenizer, args, data.train)
+        args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
+        train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
+        teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
     checkpoint = resume_checkpoint(output_dir) if resume else None
     if not resume:
         clear_finished_run(output_dir, args)
     if args.should_save:  # only one process writes the run folder's files
         if not resume and (output_dir / "metrics.jsonl").exists():
             (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
-        config = {"training": args.to_dict(), "teachers": [t.name for t in teachers], "data": data.stats,
-                  **(extra_config or {})}
+        config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
+                  "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
         write_json_atomically(config, output_dir / "run_config.json")
     trainer = MultiTeacherDistillationTrainer(
         model=MaskedPositionMLM(model),
         args=args,
-        train_dataset=data.train,
+        train_dataset=train_dataset,
         eval_dataset=data.validation,
         # Per-process masking seed: processes mask different examples with different draws.
-        data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
-                                       seed=args.seed + 1000 * args.process_index),
+        data_collator=collator or MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                                                   seed=args.seed + 1000 * args.process_index),
         processing_class=tokenizer,
-        teachers=teachers,
+        teachers=teachers if teacher_cache is None else (),
+        cached_teachers=teacher_cache.teacher_labels if teacher_cache is not None and args.alpha > 0 else (),
         callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
     )
     start = time.perf_counter()
@@ -198,10 +211,10 @@ def train_masked_lm(
     results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1), steps=trainer.state.global_step)
     if trainer.is_world_process_zero():
         model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
-                              "teachers": [t.name for t in teachers]}
+                              "teachers": teacher_names}
         save_model_atomically(model, tokenizer, output_dir / "model")
         write_json_atomically(results, output_dir / "eval_results.json")
-        _write_run_report(output_dir, args, teachers, results)
+        _write_run_report(output_dir, args, teacher_names, results)
     trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
 
@@ -237,7 +250,7 @@ def clear_finished_run(output_dir: str | os.PathLike, args: DistillationArgument
             shutil.rmtree(folder)
 
 
-def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[Teacher], results: dict) -> None:
+def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[str], results: dict) -> None:
     """The run folder's learning_curves.png and report.md."""
     from lexkd.reporting import markdown_table, plot_learning_curves, read_metrics
 
@@ -249,7 +262,7 @@ def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: S
                                         "train_runtime_s"]), "",
              "Held-out MLM loss in nats per masked token; accuracy over the fixed held-out masks.", ""]
     if teachers:
-        lines += [f"Teachers: {', '.join(t.name for t in teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
+        lines += [f"Teachers: {', '.join(teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
                   f"T {args.temperature}, tau {args.weight_temperature}.", ""]
     lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
     write_text_atomically("\n".join(lines), output_dir / "report.md")
@@ -356,20 +369,24 @@ def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int 
                          pad_token_id=tokenizer.pad_token_id, seed=seed)
 
 
-def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *, resume: bool = False):
+def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *, resume: bool = False, teacher_cache=None):
     """Corpus, tokenizer, tokenised data and loaded teachers of a distillation job.
 
     Given teachers supply the tokenizer (unless ``--tokenizer`` is set); otherwise a tokenizer is
     trained (or reused) in ``OUTPUT_DIR/tokenizer`` and the :data:`DEFAULT_TEACHERS` are trained
     (or reused) in ``OUTPUT_DIR/teachers``. Teachers' vocabularies are checked against the
     tokenizer's. With ``resume``, a default teacher interrupted after a checkpoint continues
-    from it (see :func:`is_interrupted`).
+    from it (see :func:`is_interrupted`). With a ``teacher_cache``
+    (:class:`lexkd.teacher_cache.TeacherCache`) no teacher is loaded or trained, the tokenizer
+    defaults to the first cached teacher's, and the cache is checked against the tokenizer, the
+    distillation settings and the training sequences.
 
     Returns:
-        ``(tokenizer, data, teachers)``.
+        ``(tokenizer, data, teachers)`` (``teachers`` empty with a cache).
 
     Raises:
         FileNotFoundError, EmptyCorpusError, VocabularyMismatchError, OSError: bad input.
+        ValueError: both teachers and a cache. TeacherCacheError: a cache made for another run.
     """
     from transformers import AutoTokenizer
 
@@ -378,12 +395,15 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     from lexkd.tokenization import load_or_train_tokenizer
 
     root = Path(train_args.output_dir)
+    if teacher_cache is not None and teacher_args.teachers:
+        raise ValueError("Pass either --teachers (run at every step) or --teacher_cache (their cached targets), not both.")
     for name in teacher_args.teachers:  # fail before any work on a teacher path that does not exist
         check_local_model(name, role=f"teacher {name!r}")
     train_docs, val_docs = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
                                              seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
-    if corpus_args.tokenizer or teacher_args.teachers:
-        tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or teacher_args.teachers[0])
+    sources = teacher_args.teachers or (teacher_cache.teacher_names if teacher_cache is not None else [])
+    if corpus_args.tokenizer or sources:
+        tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or sources[0])
     else:
         with train_args.main_process_first(desc="training the tokenizer"):  # the others then load it
             tokenizer, trained = load_or_train_tokenizer(root / "tokenizer", flatten(train_docs),
@@ -393,6 +413,10 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
                             line_by_line=corpus_args.line_by_line, mlm_probability=train_args.mlm_probability,
                             eval_masking_seed=corpus_args.eval_masking_seed,
                             max_eval_sequences=corpus_args.max_eval_sequences)
+    if teacher_cache is not None:
+        teacher_cache.check(tokenizer, train_args, data.train)
+        logger.info("Data: %s; teacher targets from the cache %s", data.stats, teacher_cache.path)
+        return tokenizer, data, []
     names = list(teacher_args.teachers)
     if not names:
         for spec in DEFAULT_TEACHERS:

@@ -30,6 +30,7 @@ import datasets
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lexkd.fingerprints import tokenizer_fingerprint
 from lexkd.pretraining import write_json_atomically
 from lexkd.seq2seq import GenerationSettings, generate_targets
 from lexkd.tasks.finetune import locked
@@ -41,34 +42,6 @@ META_NAME = "lexkd_pseudo_targets.json"
 COLUMNS = ("source_index", "sample_index", "target_ids", "truncated")
 
 
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_fingerprint(name_or_path: str | os.PathLike, model: PreTrainedModel | None = None) -> str:
-    """What identifies a teacher's weights: a hash of its weight and config files for a local
-    folder, else the hub id with the resolved commit (``config._commit_hash``) when known.
-
-    Raises:
-        FileNotFoundError: a local folder with no weight file.
-    """
-    path = Path(name_or_path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") or p.name == "config.json")
-        if not any(p.suffix in (".safetensors", ".bin") for p in files):
-            raise FileNotFoundError(f"{path} holds no model weights (*.safetensors or *.bin).")
-        digest = hashlib.sha256()
-        for file in files:
-            digest.update(f"{file.name}:{_sha256_of_file(file)}\n".encode())
-        return f"sha256:{digest.hexdigest()}"
-    commit = getattr(getattr(model, "config", None), "_commit_hash", None)
-    return f"hub:{name_or_path}@{commit or 'unknown'}"
-
-
 def cache_key(
     teacher_fingerprint: str,
     tokenizer: PreTrainedTokenizerBase,
@@ -78,11 +51,10 @@ def cache_key(
     max_source_length: int,
 ) -> dict:
     """The canonical description of a pseudo-target set (plain JSON data)."""
-    vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
     return {
         "lexkd_cache_version": CACHE_VERSION,
         "teacher": teacher_fingerprint,
-        "tokenizer": hashlib.sha256(vocab.encode()).hexdigest(),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
         "generation": settings.to_dict(),
         "sources": hashlib.sha256("\n".join(sources).encode()).hexdigest(),
         "num_sources": len(sources),

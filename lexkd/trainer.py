@@ -24,6 +24,9 @@ from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.modeling import MaskedPositionMLM, masked_lm_logits
 from lexkd.teachers import WEIGHTING_RULES, Teacher, check_weighting_rule, teacher_targets
 
+CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
+"""Batch keys of cached teacher targets (see :class:`lexkd.teacher_cache.CachedTargetCollator`)."""
+
 
 @dataclass
 class DistillationArguments(TrainingArguments):
@@ -119,7 +122,13 @@ class MultiTeacherDistillationTrainer(Trainer):
     Args:
         model: the student wrapped in :class:`lexkd.modeling.MaskedPositionMLM`.
         args: :class:`DistillationArguments`.
-        teachers: the loaded teachers (may be empty when ``args.alpha == 0``).
+        teachers: the loaded teachers, run at every step (may be empty when ``args.alpha == 0``
+            or when the targets come from a teacher cache).
+        cached_teachers: labels of the teachers behind a teacher cache
+            (:mod:`lexkd.teacher_cache`): the batches then carry the targets
+            (:data:`CACHED_TARGET_KEYS`, from :class:`lexkd.teacher_cache.CachedTargetCollator`)
+            and no teacher runs; the KD term is the top-k loss
+            :func:`lexkd.losses.sparse_kl_divergence`.
         Other arguments as ``transformers.Trainer`` (``data_collator`` should be a
         :class:`lexkd.collators.MaskedLMCollator`; the evaluation set pre-masked).
 
@@ -127,22 +136,26 @@ class MultiTeacherDistillationTrainer(Trainer):
     ``teacher_weight/<k>`` (its mean weight over the masked positions since the last log).
 
     Raises:
-        ValueError: ``alpha > 0`` with no teachers, or a model that is not a ``MaskedPositionMLM``.
+        ValueError: ``alpha > 0`` with neither teachers nor a cache, both at once, or a model
+            that is not a ``MaskedPositionMLM``.
     """
 
     # compute_loss divides by num_items_in_batch itself: the Trainer must not rescale.
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, teachers: Sequence[Teacher] = (), **kwargs):
+    def __init__(self, *args, teachers: Sequence[Teacher] = (), cached_teachers: Sequence[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
         # Makes the Trainer count masked positions over the accumulated batch (and processes) and
         # pass them as num_items_in_batch; compute_loss divides by that count itself.
         self.model_accepts_loss_kwargs = True
         if not isinstance(self.model, MaskedPositionMLM):
             raise ValueError("MultiTeacherDistillationTrainer needs the student wrapped in MaskedPositionMLM.")
-        if self.args.alpha > 0 and not teachers:
-            raise ValueError("alpha > 0 needs at least one teacher; pass teachers or set alpha to 0.")
+        if self.args.alpha > 0 and not (teachers or cached_teachers):
+            raise ValueError("alpha > 0 needs at least one teacher or a teacher cache; pass one or set alpha to 0.")
+        if teachers and cached_teachers:
+            raise ValueError("Pass either teachers (run at every step) or cached_teachers (a teacher cache), not both.")
         self.teachers = list(teachers) if self.args.alpha > 0 else []
+        self.cached_teachers = list(cached_teachers) if self.args.alpha > 0 else []
         for teacher in self.teachers:
             teacher.model.eval().requires_grad_(False).to(self.args.device)
         self._stats: dict[str, float] = {}
@@ -172,18 +185,28 @@ class MultiTeacherDistillationTrainer(Trainer):
         self.data_collator.batches_seen = epochs * batches_per_epoch + updates * accumulation
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        cached = {key: inputs.pop(key) for key in CACHED_TARGET_KEYS if key in inputs}
         outputs = model(**inputs)  # {"logits": (N, V), "labels": (N,)}
-        target_probs = None
+        target_probs = weights = None
         if self.teachers:
             target_probs, weights = teacher_targets(
                 self.teachers, inputs, rule=self.args.weighting, temperature=self.args.temperature,
                 weight_temperature=self.args.weight_temperature,
             )
-            if model.training:
-                self._accumulate({f"teacher_weight/{t.label}": w.mean().item() for t, w in zip(self.teachers, weights, strict=True)})
+            labels = [t.label for t in self.teachers]
+        elif self.cached_teachers and cached:
+            target_probs, weights, labels = cached["target_probs"], cached["teacher_weights"], self.cached_teachers
+        elif self.cached_teachers and model.training:
+            raise ValueError("The trainer was given a teacher cache but the batch carries no cached targets: "
+                             "use lexkd.teacher_cache.CachedTargetCollator on the cache's dataset.")
+        # (A pre-masked evaluation batch has no cached targets: it is scored on the gold tokens.)
+        if weights is not None and model.training:
+            self._accumulate({f"teacher_weight/{label}": w.mean().item() for label, w in zip(labels, weights, strict=True)})
         loss, parts = multi_teacher_mlm_loss(
-            outputs["logits"], target_probs, outputs["labels"], alpha=self.args.alpha,
+            outputs["logits"], target_probs, outputs["labels"], alpha=self.args.alpha if target_probs is not None else 0.0,
             temperature=self.args.temperature, num_items_in_batch=num_items_in_batch,
+            target_ids=cached.get("target_ids") if not self.teachers else None,
+            tail_mass=cached.get("tail_mass") if not self.teachers else None,
         )
         if model.training:
             # Log per-token means of this micro-batch, whatever the loss's denominator.

@@ -14,6 +14,7 @@ Examples:
     python scripts/pretrain_multiteacher.py
     python scripts/pretrain_multiteacher.py --teachers path/to/t1 path/to/t2 --corpus my.txt --output_dir runs/x
     python scripts/pretrain_multiteacher.py --config configs/quickstart.yaml --weighting gold_prob
+    python scripts/pretrain_multiteacher.py --teacher_cache runs/cache --output_dir runs/from-cache
     accelerate launch scripts/pretrain_multiteacher.py --teachers bert-base-uncased bert-large-uncased ...
 """
 
@@ -44,6 +45,7 @@ from lexkd.reporting import (
     read_metrics,
     result_row,
 )
+from lexkd.teacher_cache import TeacherCache
 from lexkd.trainer import DistillationArguments
 
 
@@ -78,7 +80,8 @@ def main(argv=None) -> int:
     if train_args.should_save:
         write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
                                "student": vars(student_args), "training": train_args.to_dict()}, root / "run_config.json")
-    tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume)
+    cache = TeacherCache.open(teacher_args.teacher_cache) if teacher_args.teacher_cache else None
+    tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume, teacher_cache=cache)
     results = evaluate_teachers(teachers, data, tokenizer)
     rows = [result_row(label, "teacher", scores) for label, scores in results.items()]
     curves = {}
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
         resume = job.resume and is_interrupted(root / name)  # else a stage that never reached a checkpoint starts
         role = f"student, alpha={args.alpha}" + (f", {args.weighting}" if args.alpha > 0 else " (gold labels only)")
         results[name] = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data, run_args,
-                                        teachers=teachers if args.alpha > 0 else (), resume=resume,
+                                        teachers=teachers if args.alpha > 0 else (), teacher_cache=cache, resume=resume,
                                         extra_config={"corpus": vars(corpus_args), "student": vars(student_args)})
         rows.append(result_row(name, role, results[name]))
         curves[name] = read_metrics(root / name / "metrics.jsonl")
@@ -95,7 +98,9 @@ def main(argv=None) -> int:
     if not train_args.should_save:  # with several processes, the first one writes the report
         return 0
     plot = plot_learning_curves(curves, root / "learning_curves.png", title="Distilled vs gold-only student")
-    settings = {"corpus": corpus_args.corpus, **data.stats, "teachers": ", ".join(t.name for t in teachers),
+    teacher_names = cache.teacher_names if cache is not None else [t.name for t in teachers]
+    settings = {"corpus": corpus_args.corpus, **data.stats, "teachers": ", ".join(teacher_names),
+                "teacher cache": teacher_args.teacher_cache or "none (teachers run at every step)",
                 "weighting": train_args.weighting, "weight temperature": train_args.weight_temperature,
                 "alpha": train_args.alpha, "temperature": train_args.temperature, "steps": train_args.max_steps,
                 "batch size": train_args.per_device_train_batch_size, "learning rate": train_args.learning_rate}
