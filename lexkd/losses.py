@@ -165,16 +165,36 @@ def sparse_kl_divergence(
         )
     if target_ids.shape[-1] > student_logits.shape[-1]:
         raise ValueError(f"k = {target_ids.shape[-1]} exceeds the vocabulary size {student_logits.shape[-1]}.")
+    per_position = _sparse_kl_per_position(_log_probs(student_logits, temperature), target_ids, target_probs, tail_mass)
+    return _reduce(per_position, mask, reduction, num_items_in_batch)
+
+
+def _sparse_kl_per_position(
+    student_log_probs: torch.Tensor,
+    target_ids: torch.Tensor,
+    target_probs: torch.Tensor,
+    tail_mass: torch.Tensor | None,
+) -> torch.Tensor:
+    """Per-position ``KL_K(q || p)`` of :func:`sparse_kl_divergence` from ``(..., V)`` log-probabilities.
+
+    ``log p_tail`` is ``log(1 - sum_K p)`` from the k gathered probabilities, summed in float64,
+    so no second pass over the vocabulary is needed; where that difference is too small to be
+    accurate (``p_tail < 1e-4``) it is recomputed as the log-sum-exp of the log-probabilities
+    outside ``K``, on those positions only.
+    """
     target = target_probs.float()
-    student_log_probs = _log_probs(student_logits, temperature)  # (..., V)
     top_log_probs = student_log_probs.gather(-1, target_ids.long())  # (..., k)
     per_position = (torch.xlogy(target, target) - target * top_log_probs).sum(-1)
-    if target_ids.shape[-1] < student_logits.shape[-1]:  # with k = V there is no tail (r is rounding error)
-        tail = (1.0 - target.sum(-1)).clamp_min(0.0) if tail_mass is None else tail_mass.float()
-        # log p_tail = log-sum-exp of the student's log-probabilities outside K.
-        tail_log_prob = student_log_probs.scatter(-1, target_ids.long(), float("-inf")).logsumexp(-1)  # (...)
-        per_position = per_position + torch.xlogy(tail, tail) - tail * tail_log_prob
-    return _reduce(per_position, mask, reduction, num_items_in_batch)
+    if target_ids.shape[-1] == student_log_probs.shape[-1]:  # k = V: no tail (tail_mass is rounding residue)
+        return per_position
+    tail = (1.0 - target.sum(-1)).clamp_min(0.0) if tail_mass is None else tail_mass.float()
+    tail_prob = (1.0 - top_log_probs.double().exp().sum(-1)).clamp_min(0.0)  # (...)
+    tail_log_prob = tail_prob.clamp_min(1e-300).log().float()
+    peaked = tail_prob < 1e-4
+    if peaked.any():
+        exact = student_log_probs[peaked].scatter(-1, target_ids[peaked].long(), float("-inf")).logsumexp(-1)
+        tail_log_prob = tail_log_prob.index_put((peaked,), exact)
+    return per_position + torch.xlogy(tail, tail) - tail * tail_log_prob
 
 
 def forward_kl(
@@ -482,13 +502,24 @@ def multi_teacher_mlm_loss(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     _check(temperature, "batchmean")
     mask = labels != -100
-    mlm_loss = token_cross_entropy(student_logits, labels, num_items_in_batch=num_items_in_batch)
+    shared_log_probs = None
+    if target_ids is not None and alpha > 0 and temperature == 1.0:
+        # One log-softmax over the vocabulary serves both terms (the costly (N, V) pass).
+        shared_log_probs = _log_probs(student_logits, 1.0)
+        nll = F.nll_loss(shared_log_probs.reshape(-1, shared_log_probs.shape[-1]), labels.reshape(-1),
+                         ignore_index=-100, reduction="none").view(labels.shape)
+        mlm_loss = _reduce(nll, mask, "batchmean", num_items_in_batch)
+    else:
+        mlm_loss = token_cross_entropy(student_logits, labels, num_items_in_batch=num_items_in_batch)
     parts = {"mlm_loss": mlm_loss.detach()}
     if alpha == 0.0:
         return mlm_loss, parts
     if target_probs is None:
         raise ValueError("alpha > 0 needs target_probs (the combined teacher distribution).")
-    if target_ids is not None:
+    if shared_log_probs is not None:
+        kd_loss = _reduce(_sparse_kl_per_position(shared_log_probs, target_ids, target_probs, tail_mass), mask,
+                          "batchmean", num_items_in_batch)
+    elif target_ids is not None:
         kd_loss = sparse_kl_divergence(student_logits, target_ids, target_probs, tail_mass, mask,
                                        temperature=temperature, num_items_in_batch=num_items_in_batch)
     else:

@@ -186,6 +186,39 @@ def test_multi_teacher_loss_with_top_k_target(rng):
     torch.testing.assert_close(loss.double(), alpha * temperature**2 * kd + (1 - alpha) * ce, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_multi_teacher_loss_with_top_k_target_at_each_temperature(rng, temperature):
+    # T = 1 takes the path that shares one log-softmax between the two terms.
+    z, q, _ = random_problem(rng)
+    labels = torch.tensor([3, -100, 0, 11, -100, 7, 5])
+    ids = q.topk(5, dim=-1).indices
+    q_top = q.gather(-1, ids)
+    tail = 1.0 - q_top.sum(-1)
+    z = z.clone().requires_grad_(True)
+    loss, _ = multi_teacher_mlm_loss(z, q_top, labels, alpha=0.5, temperature=temperature, target_ids=ids, tail_mass=tail,
+                                     num_items_in_batch=9)
+    kept = labels != -100
+    kd = coarse_kl(z, ids, q_top, tail, temperature)[kept].sum() / 9
+    ce = -torch.log_softmax(z.double(), -1)[kept].gather(-1, labels[kept].unsqueeze(-1)).sum() / 9
+    expected = 0.5 * temperature**2 * kd + 0.5 * ce
+    torch.testing.assert_close(loss.double(), expected, atol=1e-5, rtol=0)
+    (grad,) = torch.autograd.grad(loss, z)
+    (expected_grad,) = torch.autograd.grad(expected, z)
+    torch.testing.assert_close(grad.double(), expected_grad.double(), atol=1e-5, rtol=0)
+
+
+def test_sparse_kl_with_a_peaked_student_uses_the_exact_tail(rng):
+    # The student puts almost all its mass on K: 1 - sum_K p underflows in float32 arithmetic,
+    # and the tail log-probability must come from the tail logits themselves.
+    z, q, _ = random_problem(rng)
+    ids = q.topk(5, dim=-1).indices
+    z = z.scatter(-1, ids, 30.0)  # p_tail ~ exp(-30) * V
+    q_top = q.gather(-1, ids)
+    tail = 1.0 - q_top.sum(-1)
+    got = sparse_kl_divergence(z, ids, q_top, tail, reduction="none")
+    torch.testing.assert_close(got.double(), coarse_kl(z, ids, q_top, tail, 1.0), atol=1e-4, rtol=1e-5)
+
+
 def test_sparse_kl_rejects_bad_shapes(rng):
     z, q, _ = random_problem(rng)
     n, v = z.shape
