@@ -219,6 +219,23 @@ def test_beam_search_returns_num_return_sequences_rows(bert2bert, batch):
     assert labels.shape[0] == 4 and truncated.shape == (4,) and (labels[:, 0] != -100).all()
 
 
+def test_generation_reuses_the_decoder_cache_with_the_same_output(bert2bert, batch):
+    # Checkpoints saved from MLM models carry use_cache=False; generating without the cache
+    # recomputes every prefix. The generation config turns it on; the output must not change.
+    import copy
+
+    model = copy.deepcopy(bert2bert)
+    model.config.use_cache = model.generation_config.use_cache = False
+    settings = GenerationSettings(max_new_tokens=5, num_beams=2)
+    config = settings.to_generation_config(model)
+    assert config.use_cache is True
+    with torch.no_grad():
+        cached = model.generate(batch["input_ids"], attention_mask=batch["attention_mask"], generation_config=config)
+        config.use_cache = False
+        uncached = model.generate(batch["input_ids"], attention_mask=batch["attention_mask"], generation_config=config)
+    assert torch.equal(cached, uncached)
+
+
 def test_t5_start_token_is_stripped_too():
     torch.manual_seed(0)
     t5 = T5ForConditionalGeneration(T5Config(vocab_size=40, d_model=16, d_kv=8, d_ff=32, num_layers=1,
