@@ -34,7 +34,8 @@ def _check(temperature: float, reduction: str) -> None:
 
 
 def _log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    return F.log_softmax(logits.float() / temperature, dim=-1)
+    logits = logits.float()
+    return F.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
 
 
 def _reduce(
@@ -158,6 +159,14 @@ def sparse_kl_divergence(
             ``k > vocab_size``.
     """
     _check(temperature, reduction)
+    _check_sparse_target(student_logits, target_ids, target_probs)
+    logits = student_logits.float()
+    _, per_position = _sparse_distillation_terms(logits if temperature == 1.0 else logits / temperature, None,
+                                                 target_ids, target_probs, tail_mass)
+    return _reduce(per_position, mask, reduction, num_items_in_batch)
+
+
+def _check_sparse_target(student_logits: torch.Tensor, target_ids: torch.Tensor, target_probs: torch.Tensor) -> None:
     if target_ids.shape != target_probs.shape or target_ids.shape[:-1] != student_logits.shape[:-1]:
         raise ValueError(
             f"target_ids {tuple(target_ids.shape)} and target_probs {tuple(target_probs.shape)} must share "
@@ -165,36 +174,94 @@ def sparse_kl_divergence(
         )
     if target_ids.shape[-1] > student_logits.shape[-1]:
         raise ValueError(f"k = {target_ids.shape[-1]} exceeds the vocabulary size {student_logits.shape[-1]}.")
-    per_position = _sparse_kl_per_position(_log_probs(student_logits, temperature), target_ids, target_probs, tail_mass)
-    return _reduce(per_position, mask, reduction, num_items_in_batch)
 
 
-def _sparse_kl_per_position(
-    student_log_probs: torch.Tensor,
+def _sparse_distillation_terms(
+    logits: torch.Tensor,
+    labels: torch.Tensor | None,
     target_ids: torch.Tensor,
     target_probs: torch.Tensor,
     tail_mass: torch.Tensor | None,
-) -> torch.Tensor:
-    """Per-position ``KL_K(q || p)`` of :func:`sparse_kl_divergence` from ``(..., V)`` log-probabilities.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position gold cross-entropy and ``KL_K(q || p)`` of :func:`sparse_kl_divergence`, ``p = softmax(logits)``.
 
-    ``log p_tail`` is ``log(1 - sum_K p)`` from the k gathered probabilities, summed in float64,
-    so no second pass over the vocabulary is needed; where that difference is too small to be
-    accurate (``p_tail < 1e-4``) it is recomputed as the log-sum-exp of the log-probabilities
-    outside ``K``, on those positions only.
+    Shapes: ``logits (..., V)``, ``labels (...)`` (-100 ignored; ``None``: no gold term),
+    ``target_ids``/``target_probs`` ``(..., k)``, ``tail_mass (...)``; returns two ``(...)`` tensors
+    in nats (the cross-entropy is 0 where the label is -100).
     """
-    target = target_probs.float()
-    top_log_probs = student_log_probs.gather(-1, target_ids.long())  # (..., k)
-    per_position = (torch.xlogy(target, target) - target * top_log_probs).sum(-1)
-    if target_ids.shape[-1] == student_log_probs.shape[-1]:  # k = V: no tail (tail_mass is rounding residue)
-        return per_position
-    tail = (1.0 - target.sum(-1)).clamp_min(0.0) if tail_mass is None else tail_mass.float()
-    tail_prob = (1.0 - top_log_probs.double().exp().sum(-1)).clamp_min(0.0)  # (...)
-    tail_log_prob = tail_prob.clamp_min(1e-300).log().float()
-    peaked = tail_prob < 1e-4
-    if peaked.any():
-        exact = student_log_probs[peaked].scatter(-1, target_ids[peaked].long(), float("-inf")).logsumexp(-1)
-        tail_log_prob = tail_log_prob.index_put((peaked,), exact)
-    return per_position + torch.xlogy(tail, tail) - tail * tail_log_prob
+    shape, vocab_size, k = target_ids.shape[:-1], logits.shape[-1], target_ids.shape[-1]
+    flat_labels = (torch.full(shape, -100, dtype=torch.long, device=logits.device) if labels is None else labels).reshape(-1)
+    rows = flat_labels.numel()
+    tail = None if tail_mass is None else tail_mass.reshape(rows)
+    cross_entropy, kl = _SparseDistillationLoss.apply(
+        logits.reshape(rows, vocab_size), flat_labels, target_ids.reshape(rows, k).long(),
+        target_probs.reshape(rows, k), tail)
+    return cross_entropy.view(shape), kl.view(shape)
+
+
+class _SparseDistillationLoss(torch.autograd.Function):
+    """Gold cross-entropy and top-k KD from one log-softmax, with the gradient in closed form.
+
+    Forward, per row ``i`` of ``z (N, V)`` with ``log p = log_softmax(z)``, gold ``g``, top-k ids
+    ``K``, target probabilities ``q_K`` and tail mass ``r``:
+    ``CE_i = -log p_g`` and ``KD_i = sum_K q (log q - log p) + r (log r - log p_tail)``.
+    ``log p_tail = log(1 - sum_K p)`` summed in float64; where ``p_tail < 1e-4`` it is recomputed
+    as the log-sum-exp of the log-probabilities outside ``K``.
+
+    Backward, with upstream gradients ``a = dL/dCE_i``, ``b = dL/dKD_i`` and ``s = sum_K q + r``:
+
+        dL/dz_j = (a + b s) p_j - a [j = g] - b q_j [j in K] - b r p_j / p_tail [j not in K]
+
+    computed as one exp over the vocabulary and two scatters of ``(N, k)`` and ``(N, 1)`` values,
+    where autograd would keep a separate ``(N, V)`` gradient per gathered term and add them.
+    Entries in ``K`` are overwritten, not corrected, so the large ``r p_j / p_tail`` of a peaked row
+    never cancels; peaked rows (``p_tail < 1e-4``) take ``p_j / p_tail = exp(log p_j - log p_tail)``.
+    ``K`` must hold distinct ids per row (a cache's top-k does).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, labels, target_ids, target_probs, tail_mass):
+        log_probs = F.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)  # (N, V)
+        target_probs = target_probs.to(log_probs.dtype)
+        tail_mass = None if tail_mass is None else tail_mass.to(log_probs.dtype)
+        ignored = labels == -100
+        gold = labels.clamp_min(0).unsqueeze(1)  # (N, 1)
+        cross_entropy = (-log_probs.gather(1, gold).squeeze(1)).masked_fill(ignored, 0.0)
+        top_log_probs = log_probs.gather(1, target_ids)  # (N, k)
+        kl = (torch.xlogy(target_probs, target_probs) - target_probs * top_log_probs).sum(-1)
+        if 0 < target_ids.shape[1] < log_probs.shape[1]:
+            tail = (1.0 - target_probs.sum(-1)).clamp_min(0.0) if tail_mass is None else tail_mass
+            tail_prob = (1.0 - top_log_probs.double().exp().sum(-1)).clamp_min(0.0)  # (N,)
+            tail_log_prob = tail_prob.clamp_min(1e-300).log().to(log_probs.dtype)
+            peaked = tail_prob < 1e-4
+            if peaked.any():
+                exact = log_probs[peaked].scatter(1, target_ids[peaked], float("-inf")).logsumexp(-1)
+                tail_log_prob = tail_log_prob.index_put((peaked,), exact)
+            kl = kl + torch.xlogy(tail, tail) - tail * tail_log_prob
+        else:  # k = V: no tail (a stored tail mass is rounding residue); k = 0: gold term only
+            tail = torch.zeros_like(kl)
+            tail_log_prob, peaked = torch.zeros_like(kl), torch.zeros_like(kl, dtype=torch.bool)
+        ctx.save_for_backward(log_probs, ignored, gold, target_ids, target_probs, top_log_probs, tail, tail_log_prob, peaked)
+        ctx.logits_dtype = logits.dtype
+        ctx.mark_non_differentiable(ignored)
+        return cross_entropy, kl
+
+    @staticmethod
+    def backward(ctx, grad_cross_entropy, grad_kl):
+        log_probs, ignored, gold, target_ids, target_probs, top_log_probs, tail, tail_log_prob, peaked = ctx.saved_tensors
+        a = grad_cross_entropy.masked_fill(ignored, 0.0)  # (N,)
+        b = grad_kl
+        c0 = a + b * (target_probs.sum(-1) + tail)  # coefficient of p_j everywhere
+        tail_coef = b * tail  # coefficient of p_j / p_tail outside K
+        flat = torch.where(peaked | (tail_coef == 0), torch.zeros_like(c0), tail_coef * torch.exp(-tail_log_prob))
+        grad = log_probs.exp().mul_((c0 - flat).unsqueeze(1))  # (N, V)
+        if peaked.any():
+            rows = log_probs[peaked]
+            log_tail = tail_log_prob[peaked].masked_fill(tail_coef[peaked] == 0, 0.0).unsqueeze(1)
+            grad[peaked] = rows.exp() * c0[peaked].unsqueeze(1) - tail_coef[peaked].unsqueeze(1) * (rows - log_tail).exp()
+        grad.scatter_(1, target_ids, top_log_probs.exp() * c0.unsqueeze(1) - b.unsqueeze(1) * target_probs)
+        grad.scatter_add_(1, gold, -a.unsqueeze(1))
+        return grad.to(ctx.logits_dtype), None, None, None, None
 
 
 def forward_kl(
@@ -502,13 +569,19 @@ def multi_teacher_mlm_loss(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     _check(temperature, "batchmean")
     mask = labels != -100
-    shared_log_probs = None
-    if target_ids is not None and alpha > 0 and temperature == 1.0:
-        # One log-softmax over the vocabulary serves both terms (the costly (N, V) pass).
-        shared_log_probs = _log_probs(student_logits, 1.0)
-        nll = F.nll_loss(shared_log_probs.reshape(-1, shared_log_probs.shape[-1]), labels.reshape(-1),
-                         ignore_index=-100, reduction="none").view(labels.shape)
-        mlm_loss = _reduce(nll, mask, "batchmean", num_items_in_batch)
+    per_position_kd = None
+    sparse = target_ids is not None and alpha > 0
+    if temperature == 1.0 and (sparse or alpha == 0.0):
+        # One log-softmax over the vocabulary serves both terms, with one closed-form (N, V) gradient
+        # (also for the gold term alone: faster than autograd's cross-entropy, same values).
+        if sparse:
+            _check_sparse_target(student_logits, target_ids, target_probs)
+        else:
+            target_ids = labels.new_zeros((*labels.shape, 0))
+            target_probs, tail_mass = student_logits.new_zeros((*labels.shape, 0), dtype=torch.float32), None
+        per_position_ce, per_position_kd = _sparse_distillation_terms(student_logits, labels, target_ids,
+                                                                       target_probs, tail_mass)
+        mlm_loss = _reduce(per_position_ce, mask, "batchmean", num_items_in_batch)
     else:
         mlm_loss = token_cross_entropy(student_logits, labels, num_items_in_batch=num_items_in_batch)
     parts = {"mlm_loss": mlm_loss.detach()}
@@ -516,9 +589,8 @@ def multi_teacher_mlm_loss(
         return mlm_loss, parts
     if target_probs is None:
         raise ValueError("alpha > 0 needs target_probs (the combined teacher distribution).")
-    if shared_log_probs is not None:
-        kd_loss = _reduce(_sparse_kl_per_position(shared_log_probs, target_ids, target_probs, tail_mass), mask,
-                          "batchmean", num_items_in_batch)
+    if per_position_kd is not None:
+        kd_loss = _reduce(per_position_kd, mask, "batchmean", num_items_in_batch)
     elif target_ids is not None:
         kd_loss = sparse_kl_divergence(student_logits, target_ids, target_probs, tail_mass, mask,
                                        temperature=temperature, num_items_in_batch=num_items_in_batch)

@@ -219,6 +219,70 @@ def test_sparse_kl_with_a_peaked_student_uses_the_exact_tail(rng):
     torch.testing.assert_close(got.double(), coarse_kl(z, ids, q_top, tail, 1.0), atol=1e-4, rtol=1e-5)
 
 
+def test_sparse_kl_gradient_with_a_peaked_student_matches_float64_reference(rng):
+    # Peaked rows (p_tail < 1e-4) take the exact tail in the closed-form backward too; the
+    # others the tail from 1 - sum_K p. Both against autograd through the float64 reference.
+    z, q, mask = random_problem(rng)
+    ids = q.topk(5, dim=-1).indices
+    z = z.clone()
+    z[::2] = z[::2].scatter(-1, ids[::2], 12.0)  # rows 0, 2, 4, 6: p_tail ~ 1e-5
+    q_top = q.gather(-1, ids)
+    tail = 1.0 - q_top.sum(-1)
+    z1, z2 = z.clone().requires_grad_(), z.double().clone().requires_grad_()
+    sparse_kl_divergence(z1, ids, q_top, tail, mask).backward()
+    reduce(coarse_kl(z2, ids, q_top, tail, 1.0), mask, "batchmean").backward()
+    assert z1.grad.abs().max() > 1e-2
+    torch.testing.assert_close(z1.grad.double(), z2.grad, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("peaked", [False, True])
+def test_closed_form_backward_passes_gradcheck(rng, peaked):
+    # The fused gold cross-entropy + top-k KL against finite differences, in float64, with
+    # ignored labels, gold ids inside and outside K, and a zero tail mass on one row.
+    from lexkd.losses import _SparseDistillationLoss
+
+    n, v, k = 6, 10, 3
+    z = torch.randn(n, v, generator=rng, dtype=torch.float64)
+    ids = random_subsets(rng, n, v, k)
+    if peaked:
+        z = z.scatter(-1, ids, 9.0)
+    q_top = torch.softmax(torch.randn(n, k, generator=rng, dtype=torch.float64), -1) * 0.8
+    tail = 1.0 - q_top.sum(-1)
+    tail[1] = 0.0
+    labels = torch.tensor([ids[0, 1].item(), -100, 4, ids[3, 0].item(), 7, -100])
+    weights = torch.rand(2, n, generator=rng, dtype=torch.float64)
+
+    def loss(logits):
+        ce, kl = _SparseDistillationLoss.apply(logits, labels, ids, q_top, tail)
+        return (weights[0] * ce + weights[1] * kl).sum()
+
+    assert torch.autograd.gradcheck(loss, (z.clone().requires_grad_(),), eps=1e-6, atol=1e-6)
+
+
+def test_gold_only_loss_equals_cross_entropy_in_value_and_gradient(rng):
+    # alpha = 0 (the floor, the gold-only baseline) runs the closed-form backward with no target.
+    z, _, _ = random_problem(rng)
+    labels = torch.tensor([3, -100, 0, 11, -100, 7, 5])
+    z1, z2 = z.clone().requires_grad_(), z.clone().requires_grad_()
+    loss, parts = multi_teacher_mlm_loss(z1, None, labels, alpha=0.0, temperature=1.0, num_items_in_batch=9)
+    expected = torch.nn.functional.cross_entropy(z2, labels, ignore_index=-100, reduction="sum") / 9
+    torch.testing.assert_close(loss, expected, atol=1e-6, rtol=0)
+    loss.backward()
+    expected.backward()
+    torch.testing.assert_close(z1.grad, z2.grad, atol=1e-7, rtol=0)
+    assert torch.all(z1.grad[labels == -100] == 0)
+
+
+def test_closed_form_backward_returns_the_logits_dtype(rng):
+    z, q, _ = random_problem(rng)
+    ids = q.topk(4, dim=-1).indices
+    labels = torch.tensor([3, -100, 0, 11, -100, 7, 5])
+    z16 = z.to(torch.bfloat16).requires_grad_()
+    loss, _ = multi_teacher_mlm_loss(z16, q.gather(-1, ids), labels, alpha=0.5, temperature=1.0, target_ids=ids)
+    loss.backward()
+    assert z16.grad.dtype == torch.bfloat16 and torch.isfinite(z16.grad.float()).all()
+
+
 def test_sparse_kl_rejects_bad_shapes(rng):
     z, q, _ = random_problem(rng)
     n, v = z.shape
