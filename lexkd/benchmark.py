@@ -286,7 +286,9 @@ def _build_worker(kwargs: dict, queue) -> None:
         start = time.perf_counter()
         build_teacher_cache(load_teachers(kwargs["teachers"]), AutoTokenizer.from_pretrained(kwargs["tokenizer"]),
                             datasets.load_from_disk(kwargs["train_dir"]), kwargs["cache_dir"], top_k=kwargs["top_k"],
-                            rule=kwargs["weighting"], temperature=kwargs["temperature"], masking_seed=kwargs["seed"])
+                            num_maskings=kwargs["num_maskings"], rule=kwargs["weighting"],
+                            temperature=kwargs["temperature"], masking_seed=kwargs["seed"],
+                            overwrite=kwargs.get("overwrite", False))
         queue.put({"seconds": round(time.perf_counter() - start, 1),
                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
     except Exception as error:
@@ -297,7 +299,8 @@ def build_cache_in_process(**kwargs) -> dict:
     """Build the benchmark's teacher cache in a fresh process: ``{"seconds", "peak_rss_mb"}`` of the build.
 
     Keyword args: ``teachers``, ``tokenizer``, ``train_dir`` (a saved tokenised corpus),
-    ``cache_dir``, ``top_k``, ``weighting``, ``temperature``, ``seed``.
+    ``cache_dir``, ``top_k``, ``num_maskings``, ``weighting``, ``temperature``, ``seed``, and
+    ``overwrite`` (replace a cache built with other settings).
 
     Raises:
         RuntimeError: the build failed (its error message).

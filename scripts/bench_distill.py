@@ -34,7 +34,13 @@ from lexkd.benchmark import (
     summarize,
     write_summary,
 )
-from lexkd.pretraining import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
+from lexkd.pretraining import (
+    TeacherSpec,
+    load_split_corpus,
+    prepare_mlm_data,
+    train_teacher,
+    write_text_atomically,
+)
 from lexkd.teacher_cache import META_NAME
 from lexkd.tokenization import save_atomically
 from lexkd.trainer import DistillationArguments
@@ -57,6 +63,8 @@ class BenchArguments:
     steps: int = field(default=300, metadata={"help": "Training steps of floor, online and cached (held-out loss compared)."})
     reference_steps: int = field(default=50, metadata={"help": "Training steps of the slow references: hf_full_head, naive, textbrewer."})
     top_k: int = field(default=32, metadata={"help": "Target tokens kept per masked position in the cache."})
+    num_maskings: int = field(default=3, metadata={"help": "Static maskings of each sequence in the cache (its rows = "
+                                                          "sequences x maskings; the timed methods need (steps + 1) x batch_size)."})
     batch_size: int = field(default=32, metadata={"help": "Sequences per step."})
     student_layers: int = field(default=2, metadata={"help": "Student layers."})
     student_hidden_size: int = field(default=128, metadata={"help": "Student hidden size."})
@@ -92,12 +100,18 @@ def prepare(args: BenchArguments, root: Path):
             report_to="none", use_cpu=True, alpha=0.0)
         folder, _ = train_teacher(spec, tokenizer, data, teacher_args)
         teachers.append(str(folder))
-    build_path = root / "cache_build.json"
-    if not (root / "cache" / META_NAME).is_file() or not build_path.is_file():
+    build_path, meta_path = root / "cache_build.json", root / "cache" / META_NAME
+    wanted = {"top_k": args.top_k, "num_maskings": args.num_maskings, "masking_seed": args.seed}
+    built = json.loads(meta_path.read_text())["config"] if meta_path.is_file() else None
+    stale = built is not None and any(built.get(key) != value for key, value in wanted.items())
+    if stale:
+        logging.info("Rebuilding %s: it was built with %s, this run asks for %s", root / "cache",
+                     {key: built.get(key) for key in wanted}, wanted)
+    if built is None or stale or not build_path.is_file():
         build = build_cache_in_process(teachers=teachers, tokenizer=str(tokenizer_dir), train_dir=str(root / "train"),
-                                       cache_dir=str(root / "cache"), top_k=args.top_k, weighting="entropy",
-                                       temperature=1.0, seed=args.seed)
-        build_path.write_text(json.dumps(build))
+                                       cache_dir=str(root / "cache"), top_k=args.top_k, num_maskings=args.num_maskings,
+                                       weighting="entropy", temperature=1.0, seed=args.seed, overwrite=stale)
+        write_text_atomically(json.dumps(build), build_path)
     return tokenizer_dir, teachers, data, json.loads(build_path.read_text())
 
 
@@ -111,6 +125,12 @@ def main(argv=None) -> int:
     root = Path(args.output_dir)
     root.mkdir(parents=True, exist_ok=True)
     tokenizer_dir, teachers, data, build = prepare(args, root)
+    rows = json.loads((root / "cache" / META_NAME).read_text())["totals"]["rows"]
+    needed = (max(args.steps, args.reference_steps) + 1) * args.batch_size
+    if rows < needed:
+        raise ValueError(f"The cache has {rows} rows ({len(data.train)} sequences x {args.num_maskings} maskings); "
+                         f"{max(args.steps, args.reference_steps)} steps of {args.batch_size} need {needed}: raise "
+                         f"--num_maskings or lower --steps.")
     config = BenchConfig(cache_dir=str(root / "cache"), teachers=teachers, tokenizer=str(tokenizer_dir),
                          eval_dir=str(root / "eval"), student_layers=args.student_layers,
                          student_hidden_size=args.student_hidden_size, batch_size=args.batch_size,
