@@ -22,7 +22,7 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from lexkd.tasks.wsd_data import INSTANCE_POS, WSDCorpus, WSDInstance, WSDToken
+from lexkd.tasks.wsd_corpus import INSTANCE_POS, WSDCorpus, WSDInstance, WSDToken
 
 __all__ = ["BASELINES", "FirstSense", "Lesk", "MostFrequentSense", "WSDSystem", "WordExpert",
            "ims_features"]
