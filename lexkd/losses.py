@@ -243,7 +243,6 @@ class _SparseDistillationLoss(torch.autograd.Function):
             tail_log_prob, peaked = torch.zeros_like(kl), torch.zeros_like(kl, dtype=torch.bool)
         ctx.save_for_backward(log_probs, ignored, gold, target_ids, target_probs, top_log_probs, tail, tail_log_prob, peaked)
         ctx.logits_dtype = logits.dtype
-        ctx.mark_non_differentiable(ignored)
         return cross_entropy, kl
 
     @staticmethod
@@ -571,9 +570,10 @@ def multi_teacher_mlm_loss(
     mask = labels != -100
     per_position_kd = None
     sparse = target_ids is not None and alpha > 0
-    if temperature == 1.0 and (sparse or alpha == 0.0):
+    if (sparse and temperature == 1.0) or alpha == 0.0:
         # One log-softmax over the vocabulary serves both terms, with one closed-form (N, V) gradient
-        # (also for the gold term alone: faster than autograd's cross-entropy, same values).
+        # (also for the gold term alone, which does not depend on T: faster than autograd's
+        # cross-entropy, same values).
         if sparse:
             _check_sparse_target(student_logits, target_ids, target_probs)
         else:
