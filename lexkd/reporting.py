@@ -1,4 +1,5 @@
-"""Run reports: learning-curve plots from ``metrics.jsonl`` and a Markdown summary table."""
+"""Run reports: learning-curve plots from ``metrics.jsonl``, a bar chart of a results table and a
+Markdown summary table."""
 
 from __future__ import annotations
 
@@ -73,6 +74,11 @@ def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str | os.Path
         ax.legend()
     if title:
         fig.suptitle(title)
+    return _save_figure(fig, path)
+
+
+def _save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to the PNG ``path`` atomically (a temporary file renamed) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".png", delete=False) as handle:
@@ -80,6 +86,41 @@ def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str | os.Path
     plt.close(fig)
     os.replace(handle.name, path)
     return path
+
+
+def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, title: str = "") -> Path:
+    """Bar chart of a task's results table: one horizontal bar per row (model), its primary metric
+    on the first evaluated split, best at the top; baselines, teachers and students in three colours.
+
+    Args:
+        rows: rows of a ``results.jsonl`` (keys ``model``, ``kind``, ``primary_metric`` and ``metrics``:
+            split -> metric -> value).
+        path: PNG file to write (atomically).
+
+    Raises:
+        ValueError: no row has a finite value of its primary metric (nothing to plot).
+    """
+    points = []
+    for row in rows:
+        split, values = next(iter(row.get("metrics", {}).items()), (None, {}))
+        value = values.get(row.get("primary_metric"))
+        if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
+            points.append((float(value), str(row["model"]), str(row.get("kind", "")), f"{split} {row['primary_metric']}"))
+    if not points:
+        raise ValueError("No results row has a finite primary metric: nothing to plot.")
+    points.sort()
+    colours = {"baseline": "tab:gray", "teacher": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.35 * len(points)), constrained_layout=True)
+    bars = ax.barh(range(len(points)), [p[0] for p in points],
+                   color=[next((c for k, c in colours.items() if p[2].startswith(k)), "tab:blue") for p in points])
+    ax.bar_label(bars, fmt="%.2f", padding=2, fontsize=8)
+    ax.set_yticks(range(len(points)), [p[1] for p in points])
+    ax.set_xlabel(" / ".join(sorted({p[3] for p in points})))
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(x=0.12)
+    if title:
+        ax.set_title(title)
+    return _save_figure(fig, path)
 
 
 def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:

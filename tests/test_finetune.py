@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_named_script
+from PIL import Image
 from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
+from lexkd.reporting import plot_results
 from lexkd.tasks.finetune import (
     evaluate_classic,
     finetune_classifier,
@@ -149,6 +151,16 @@ def test_results_table_compares_models_and_replaces_a_rerun(tmp_path):
     assert table[0].startswith("| model | kind | data | train examples | validation accuracy |")
     assert [line.split(" | ")[0] for line in table[1:]] == ["| student", "| tfidf-logreg", "| student"]  # best first
     assert "0.6500" in table[1]
+    with Image.open(tmp_path / "results.png") as image:  # one bar per row: 0.9 + 0.35 * 3 inches at 110 dpi
+        assert image.format == "PNG" and image.size[1] == int((0.9 + 0.35 * 3) * 110)
+
+
+def test_results_plot_needs_a_finite_metric(tmp_path):
+    nan_row = row("student", float("nan"))
+    with pytest.raises(ValueError, match="finite primary metric"):
+        plot_results([nan_row], tmp_path / "r.png")
+    update_results_table(tmp_path, nan_row)  # a table of failed runs is still written, without a chart
+    assert (tmp_path / "results.md").is_file() and not (tmp_path / "results.png").exists()
 
 
 def test_subsample_and_model_label():

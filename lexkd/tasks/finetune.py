@@ -56,6 +56,7 @@ from lexkd.pretraining import (
     write_json_atomically,
     write_text_atomically,
 )
+from lexkd.reporting import plot_results
 from lexkd.tasks.classic import CLASSIC_MODELS, fit_classic
 from lexkd.tasks.nlu import TaskSpec, compute_metrics, get_task
 
@@ -413,7 +414,8 @@ def results_markdown(rows: Sequence[dict], task: str) -> str:
 
 def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
     """Add ``row`` to ``task_dir/results.jsonl`` (replacing the row with the same model, data and
-    training examples) and regenerate ``results.md``, both atomically and under a lock.
+    training examples) and regenerate ``results.md`` and the bar chart ``results.png``
+    (:func:`~lexkd.reporting.plot_results`), all atomically and under a lock.
 
     Returns:
         all rows of the table.
@@ -435,6 +437,8 @@ def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
         rows = [r for r in rows if tuple(r.get(k) for k in RESULT_KEY) != key] + [row]
         write_text_atomically("".join(json.dumps(r) + "\n" for r in rows), path)
         write_text_atomically(results_markdown(rows, row["task"]), task_dir / "results.md")
+        if any(_sort_value(r) != math.inf for r in rows):  # some row has a finite primary metric
+            plot_results(rows, task_dir / "results.png", title=f"{row['task']}: results")
     return rows
 
 
