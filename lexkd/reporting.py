@@ -4,6 +4,7 @@ Markdown summary table."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -88,6 +89,13 @@ def _save_figure(fig, path: str | os.PathLike) -> Path:
     return path
 
 
+def primary_value(row: Mapping[str, object]) -> float | None:
+    """A results row's primary metric on its first evaluated split, or None when absent or not finite."""
+    values = next(iter(row.get("metrics", {}).values()), {})
+    value = values.get(row.get("primary_metric"))
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
 def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, title: str = "") -> Path:
     """Bar chart of a task's results table: one horizontal bar per row (model), its primary metric
     on the first evaluated split, best at the top; baselines, teachers and students in three colours.
@@ -102,10 +110,10 @@ def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, 
     """
     points = []
     for row in rows:
-        split, values = next(iter(row.get("metrics", {}).items()), (None, {}))
-        value = values.get(row.get("primary_metric"))
-        if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
-            points.append((float(value), str(row["model"]), str(row.get("kind", "")), f"{split} {row['primary_metric']}"))
+        value = primary_value(row)
+        if value is not None:
+            split = next(iter(row["metrics"]))
+            points.append((value, str(row["model"]), str(row.get("kind", "")), f"{split} {row['primary_metric']}"))
     if not points:
         raise ValueError("No results row has a finite primary metric: nothing to plot.")
     points.sort()

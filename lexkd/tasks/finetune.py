@@ -56,7 +56,7 @@ from lexkd.pretraining import (
     write_json_atomically,
     write_text_atomically,
 )
-from lexkd.reporting import plot_results
+from lexkd.reporting import plot_results, primary_value
 from lexkd.tasks.classic import CLASSIC_MODELS, fit_classic
 from lexkd.tasks.nlu import TaskSpec, compute_metrics, get_task
 
@@ -386,9 +386,8 @@ def locked(directory: Path, name: str = ".results.lock"):
 
 
 def _sort_value(row: dict) -> float:
-    metrics = next(iter(row.get("metrics", {}).values()), {})
-    value = metrics.get(row.get("primary_metric"), math.nan)
-    return -value if isinstance(value, int | float) and math.isfinite(value) else math.inf
+    value = primary_value(row)
+    return math.inf if value is None else -value
 
 
 def results_markdown(rows: Sequence[dict], task: str) -> str:
@@ -437,7 +436,7 @@ def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
         rows = [r for r in rows if tuple(r.get(k) for k in RESULT_KEY) != key] + [row]
         write_text_atomically("".join(json.dumps(r) + "\n" for r in rows), path)
         write_text_atomically(results_markdown(rows, row["task"]), task_dir / "results.md")
-        if any(_sort_value(r) != math.inf for r in rows):  # some row has a finite primary metric
+        if any(primary_value(r) is not None for r in rows):
             plot_results(rows, task_dir / "results.png", title=f"{row['task']}: results")
     return rows
 
