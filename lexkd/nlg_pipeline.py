@@ -40,7 +40,7 @@ from lexkd.seq2seq import (
     load_seq2seq,
     load_seq2seq_tokenizer,
 )
-from lexkd.tasks.finetune import update_results_table
+from lexkd.tasks.finetune import subsample, update_results_table
 from lexkd.tasks.nlg import load_nlg_data, tokenize_pairs
 from lexkd.tasks.nlg_metrics import GenerationEvaluator, copy_baseline_scores
 
@@ -70,7 +70,9 @@ class NLGDataArguments:
     unlabeled_file: str | None = field(default=None, metadata={
         "help": "Extra unlabelled inputs, one per line, for seqkd, pseudo_targets and joint_teaching."})
     max_eval_examples: int | None = field(default=None, metadata={
-        "help": "Evaluate on the first N validation pairs only (quick runs)."})
+        "help": "Evaluate on N validation pairs only (quick runs): a random sample fixed by seed 0, the same for "
+                "every run, and unlike the first N it covers a sorted split (definitions are in WordNet order: "
+                "nouns, verbs, then adjectives and adverbs)."})
     max_source_length: int = field(default=64, metadata={"help": "Source tokens kept (> 0)."})
     max_target_length: int = field(default=64, metadata={
         "help": "Target tokens kept in training, and the longest generated target (> 0)."})
@@ -110,7 +112,11 @@ class NLGModelArguments:
     output_root: str = field(default="runs/nlg/{task}", metadata={
         "help": "Teacher, cache, one folder per student and results.md go here ({task} is filled in)."})
     label: str | None = field(default=None, metadata={
-        "help": "The run's name in the results table and its folder (default: method[-divergence[-source]])."})
+        "help": "The run's name in the results table and its folder (default: method[-divergence[-source]]; "
+                "with --eval_only, the student's folder name)."})
+    eval_only: bool = field(default=False, metadata={
+        "help": "Evaluate --student as given, with no training, and add its row (e.g. a saved teacher or student on "
+                "another validation split or sample; --output_root keeps such rows apart)."})
 
 
 def load_data(data_args: NLGDataArguments) -> tuple[datasets.DatasetDict, list[str], str]:
@@ -138,7 +144,8 @@ def load_data(data_args: NLGDataArguments) -> tuple[datasets.DatasetDict, list[s
             raise FileNotFoundError(f"--unlabeled_file {path}: no such file.")
         unlabeled += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if data_args.max_eval_examples is not None:
-        data["validation"] = data["validation"].select(range(min(data_args.max_eval_examples, len(data["validation"]))))
+        data["validation"] = subsample(datasets.DatasetDict(validation=data["validation"]),
+                                       max_eval_examples=data_args.max_eval_examples)["validation"]
     source = data_args.task + (f" ({data_args.direction})" if data_args.task == "shakespeare" else "")
     return data, unlabeled, source
 
@@ -149,6 +156,14 @@ def load_student(name_or_path: str, tokenizer: PreTrainedTokenizerBase | None = 
     if getattr(config, "is_encoder_decoder", False):
         return load_seq2seq(name_or_path, role="student")
     return build_bert2bert(name_or_path, tokenizer=tokenizer)
+
+
+def eval_only_label(student: str) -> str:
+    """The results-table name of an evaluated checkpoint: its folder's name, or the folder above
+    for lexkd's ``.../<run>/model`` layout; ``/`` of hub ids becomes ``--``."""
+    path = Path(student.rstrip("/"))
+    name = path.parent.name if path.name == "model" and path.parent.name else path.name
+    return (name if path.exists() else student).replace("/", "--")
 
 
 def run_label(args: Seq2SeqDistillationArguments) -> str:

@@ -24,6 +24,7 @@ Examples:
     python scripts/distill_seq2seq.py --method f_distill --divergence js --beta 0.85
     python scripts/distill_seq2seq.py --method pseudo_targets --labeled_examples 7000
     python scripts/distill_seq2seq.py --task definitions --method word_kd
+    python scripts/distill_seq2seq.py --task definitions --eval_only --student runs/nlg/definitions/sft/model
     python scripts/distill_seq2seq.py --task files --train_source_file a.src --train_target_file a.tgt \\
         --validation_source_file b.src --validation_target_file b.tgt --student t5-small --teacher t5-base
 """
@@ -42,6 +43,7 @@ from lexkd.nlg_pipeline import (
     NLGDataArguments,
     NLGModelArguments,
     collator,
+    eval_only_label,
     evaluate_and_record,
     load_data,
     load_student,
@@ -72,11 +74,11 @@ def main(argv=None) -> int:
         (NLGDataArguments, NLGModelArguments, Seq2SeqDistillationArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = ("python scripts/distill_seq2seq.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
-    needs_teacher = train_args.method in TEACHER_METHODS or train_args.method == "seqkd"
+    needs_teacher = not model_args.eval_only and (train_args.method in TEACHER_METHODS or train_args.method == "seqkd")
     for name in [model_args.student] + ([model_args.teacher or model_args.teacher_init] if needs_teacher else []):
         check_local_model(name)  # fail on a missing folder before loading any data
     output_root = Path(model_args.output_root.replace("{task}", data_args.task.replace("/", "--")))
-    label = model_args.label or run_label(train_args)
+    label = model_args.label or (eval_only_label(model_args.student) if model_args.eval_only else run_label(train_args))
     train_args = args_with(train_args, output_dir=train_args.output_dir.replace("{output_root}", str(output_root))
                            .replace("{label}", label))
 
@@ -86,6 +88,13 @@ def main(argv=None) -> int:
                  len(unlabeled), len(data["validation"]))
     student = load_student(model_args.student, tokenizer)
     record_copy_baseline(data, tokenizer, output_root, source)
+    if model_args.eval_only:
+        row = evaluate_and_record(student, tokenizer, data, model_args, data_args, output_root, label=label,
+                                  kind="evaluated as given", source=source, train_time_s=0.0,
+                                  settings={"command": command, "student": model_args.student}, train_examples=0,
+                                  wall_start=wall_start)
+        print(f"{label}: {row['metrics']['validation']}; results {output_root / 'results.md'}")
+        return 0
 
     teacher = teacher_fingerprint = teacher_label = None
     if needs_teacher:

@@ -7,6 +7,7 @@ from conftest import make_texts, run_named_script, save_tiny_bert
 from transformers import BertConfig, BertForPreTraining
 
 from lexkd import pseudo_targets
+from lexkd.nlg_pipeline import NLGDataArguments, eval_only_label, load_data
 from lexkd.tokenization import train_wordpiece_tokenizer
 
 
@@ -79,6 +80,38 @@ def test_sft_needs_no_teacher_and_changing_sampling_makes_a_new_cache(files, tmp
     assert run_script(args + ["--method", "seqkd"]) == 0
     assert run_script(args + ["--method", "pseudo_targets", "--pt_top_p", "0.5"]) == 0
     assert len(list((root / "cache").glob("teacher-*"))) == 2  # beam and sampled caches
+
+    # --eval_only: the saved student scored again, untrained, in another output root, gives the same scores
+    other = tmp_path / "evaluated"
+    assert run_script(args + ["--eval_only", "--student", str(root / "sft" / "model"), "--output_root", str(other)]) == 0
+    rows = {r["model"]: r for r in map(json.loads, (other / "results.jsonl").read_text().splitlines())}
+    assert set(rows) == {"copy-baseline", "sft"} and rows["sft"]["kind"] == "evaluated as given"
+    assert rows["sft"]["train_examples"] == 0 and not (other / "sft" / "model").exists()
+    trained = json.loads((root / "sft" / "metrics.json").read_text())
+    evaluated = json.loads((other / "sft" / "metrics.json").read_text())
+    assert {k: evaluated[k] for k in ("bleu", "chrf", "rougeL")} == {k: trained[k] for k in ("bleu", "chrf", "rougeL")}
+    assert (other / "sft" / "predictions.tsv").read_text() == (root / "sft" / "predictions.tsv").read_text()
+
+
+def test_max_eval_examples_is_a_fixed_sample_not_the_first_lines(tmp_path):
+    lines = [f"line {i:03d}" for i in range(200)]
+    for name in ("a.src", "a.tgt"):
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    files = {"train_source_file": str(tmp_path / "a.src"), "train_target_file": str(tmp_path / "a.tgt"),
+             "validation_source_file": str(tmp_path / "a.src"), "validation_target_file": str(tmp_path / "a.tgt")}
+    picked = [load_data(NLGDataArguments(task="files", max_eval_examples=20, **files))[0]["validation"]["source"]
+              for _ in range(2)]
+    assert picked[0] == picked[1] and len(set(picked[0])) == 20  # the same sample on every run
+    assert max(int(s.split()[1]) for s in picked[0]) >= 100  # spread over the split, not its first 20 lines
+    assert len(load_data(NLGDataArguments(task="files", **files))[0]["validation"]) == 200
+
+
+def test_eval_only_label(tmp_path):
+    (tmp_path / "teacher-abc" / "model").mkdir(parents=True)
+    (tmp_path / "ckpt").mkdir()
+    assert eval_only_label(str(tmp_path / "teacher-abc" / "model")) == "teacher-abc"  # lexkd's <run>/model layout
+    assert eval_only_label(str(tmp_path / "ckpt") + "/") == "ckpt"
+    assert eval_only_label("google/t5-small") == "google--t5-small"  # a hub id
 
 
 def test_bad_input_is_refused_clearly(files, tmp_path, student_checkpoint, teacher_init, capsys):
