@@ -141,15 +141,16 @@ def row(model, value, data="local", train=100):
 
 def test_results_table_compares_models_and_replaces_a_rerun(tmp_path):
     update_results_table(tmp_path, row("student", 0.55))
-    update_results_table(tmp_path, row("tfidf-logreg", 0.60))
-    update_results_table(tmp_path, row("student", 0.58, train=50))  # another training size: its own row
+    update_results_table(tmp_path, {**row("tfidf-logreg", 0.60), "eval_examples": {"validation": 1218, "test": 5}})
+    update_results_table(tmp_path, {**row("student", 0.58, train=50), "eval_examples": 1000})  # its own row
     rows = update_results_table(tmp_path, row("student", 0.65))  # same model, data, size: replaced
     assert [(r["model"], r["train_examples"], r["metrics"]["validation"]["accuracy"]) for r in rows] == [
         ("tfidf-logreg", 100, 0.60), ("student", 50, 0.58), ("student", 100, 0.65)]
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 3
     table = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| model | kind | data | train examples | validation accuracy |")
+    assert table[0].startswith("| model | kind | data | train examples | eval examples | validation accuracy |")
     assert [line.split(" | ")[0] for line in table[1:]] == ["| student", "| tfidf-logreg", "| student"]  # best first
+    assert [line.split(" | ")[4] for line in table[1:]] == ["-", "validation 1,218, test 5", "1,000"]
     assert "0.6500" in table[1]
     with Image.open(tmp_path / "results.png") as image:  # one bar per row: 0.9 + 0.35 * 3 inches at 110 dpi
         assert image.format == "PNG" and image.size[1] == int((0.9 + 0.35 * 3) * 110)

@@ -390,13 +390,23 @@ def _sort_value(row: dict) -> float:
     return math.inf if value is None else -value
 
 
+def _eval_examples_cell(count: int | dict[str, int] | None) -> str:
+    """``1,218``, or ``validation 872, test 1,821`` for counts per split; ``-`` when unknown."""
+    if count is None:
+        return "-"
+    if isinstance(count, dict):
+        return ", ".join(f"{split} {n:,}" for split, n in count.items())
+    return f"{count:,}"
+
+
 def results_markdown(rows: Sequence[dict], task: str) -> str:
     """The results table of a task as Markdown: one row per run, best primary metric (on the
-    first evaluated split) first; metric columns are the union over rows, ``-`` where absent."""
+    first evaluated split) first; metric columns are the union over rows, ``-`` where absent.
+    ``eval examples`` tells rows scored on different samples of a split apart."""
     columns = []
     for row in rows:
         columns += [(s, m) for s, values in row["metrics"].items() for m in values if (s, m) not in columns]
-    header = ["model", "kind", "data", "train examples", *(f"{s} {m}" for s, m in columns),
+    header = ["model", "kind", "data", "train examples", "eval examples", *(f"{s} {m}" for s, m in columns),
               "train time (s)", "wall time (s)", "date"]
     lines = [f"# {task}: results", "",
              f"Every model run on {task}, one row per (model, data, training examples); a re-run replaces its "
@@ -405,7 +415,8 @@ def results_markdown(rows: Sequence[dict], task: str) -> str:
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in sorted(rows, key=_sort_value):
         cells = [f"{row['metrics'][s][m]:.4f}" if m in row["metrics"].get(s, {}) else "-" for s, m in columns]
-        lines.append("| " + " | ".join([row["model"], row["kind"], row["data"], f"{row['train_examples']:,}", *cells,
+        lines.append("| " + " | ".join([row["model"], row["kind"], row["data"], f"{row['train_examples']:,}",
+                                        _eval_examples_cell(row.get("eval_examples")), *cells,
                                         f"{row['train_time_s']:.1f}", f"{row.get('wall_time_s') or 0:.1f}",
                                         row["date"][:16]]) + " |")
     return "\n".join(lines) + "\n"
