@@ -83,7 +83,7 @@ def kl_divergence_from_probs(
     ``KL(q || p) = sum_v q_v (log q_v - log p_v)`` with ``p = softmax(student_logits / T)``;
     terms with ``q_v = 0`` contribute 0. This is the multi-teacher loss of Wahle (arXiv
     2301.08130), where ``q`` is the confidence-weighted mixture of the teachers' tempered
-    distributions (built by :func:`lexkd.teachers.combine_teachers`).
+    distributions (built by :func:`lexkd.mlm.teachers.combine_teachers`).
 
     Args:
         student_logits: ``(..., vocab_size)`` raw student logits.

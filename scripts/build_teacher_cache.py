@@ -23,13 +23,13 @@ import sys
 
 from transformers import AutoTokenizer
 
-from lexkd.arguments import CorpusArguments, TeacherCacheArguments, parse_args, run_cli
-from lexkd.corpora import flatten
-from lexkd.modeling import check_local_model
-from lexkd.pretraining import load_split_corpus
-from lexkd.teacher_cache import build_teacher_cache
-from lexkd.teachers import check_vocabularies, load_teachers
-from lexkd.tokenization import tokenize_texts
+from lexkd.utils.cli import CorpusArguments, TeacherCacheArguments, parse_args, run_cli
+from lexkd.data.corpora import flatten
+from lexkd.models.masked_lm import check_local_model
+from lexkd.mlm.job import load_split_corpus
+from lexkd.mlm.cache import build_teacher_cache
+from lexkd.mlm.teachers import check_vocabularies, load_teachers
+from lexkd.data.tokenization import tokenize_texts
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Distil a seq2seq student from a seq2seq teacher with one of six methods, and score it.
 
-Methods (``--method``; details in ``lexkd/nlg_trainer.py``):
+Methods (``--method``; details in ``lexkd/seq2seq/trainer.py``):
     sft             fine-tuning on gold targets (no KD)
     word_kd         T^2 * KL(teacher || student) per token on gold targets
     seqkd           training on the teacher's beam-search output (Kim & Rush 2016)
@@ -37,9 +37,9 @@ import sys
 import time
 from pathlib import Path
 
-from lexkd.arguments import parse_args, run_cli
-from lexkd.modeling import check_local_model
-from lexkd.nlg_pipeline import (
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.models.masked_lm import check_local_model
+from lexkd.seq2seq.job import (
     NLGDataArguments,
     NLGModelArguments,
     collator,
@@ -52,14 +52,14 @@ from lexkd.nlg_pipeline import (
     train_or_load_teacher,
     training_rows,
 )
-from lexkd.nlg_trainer import (
+from lexkd.seq2seq.trainer import (
     TEACHER_METHODS,
     Seq2SeqDistillationArguments,
     Seq2SeqDistillationTrainer,
     args_with,
 )
-from lexkd.pretraining import save_model_atomically
-from lexkd.seq2seq import load_seq2seq_tokenizer
+from lexkd.mlm.job import save_model_atomically
+from lexkd.models.seq2seq import load_seq2seq_tokenizer
 
 # CPU-friendly defaults; every flag overrides them. {output_root} and {label} are filled in.
 DEFAULTS = {"output_dir": "{output_root}/{label}", "per_device_train_batch_size": 32, "learning_rate": 5e-4,

@@ -18,7 +18,7 @@ Two tasks (Wahle et al., JCDL 2021 and iConference 2022), both scored with macro
 ``--model`` is any checkpoint (a folder written by ``save_pretrained``, e.g. lexkd's students and
 teachers, or a hub id), fine-tuned as a sequence classifier (pairs as pairs) with
 ``transformers.Trainer``; or a classic baseline by name: ``tfidf-logreg``, ``tfidf-svm`` (TF-IDF
-word and character n-grams; for pairs also n-gram overlap features, ``lexkd/tasks/classic.py``).
+word and character n-grams; for pairs also n-gram overlap features, ``lexkd/tasks/classification/classic.py``).
 
 Outputs, as ``scripts/finetune_glue.py``: OUTPUT_DIR (default ``runs/plagiarism/{task}/{label}``)
 gets ``predictions.tsv`` and ``metrics.json``, and the run becomes a row of
@@ -46,16 +46,16 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from lexkd.arguments import parse_args, run_cli
-from lexkd.tasks.classic import CLASSIC_MODELS
-from lexkd.tasks.finetune import (
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.tasks.classification.classic import CLASSIC_MODELS
+from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
     run_and_report,
     subsample,
 )
-from lexkd.tasks.plagiarism import MACHINE_PARAPHRASE_ENCODING
-from lexkd.tasks.plagiarism_tasks import TASKS, get_plagiarism_task, load_plagiarism_data
+from lexkd.tasks.plagiarism.data import MACHINE_PARAPHRASE_ENCODING
+from lexkd.tasks.plagiarism.tasks import TASKS, get_plagiarism_task, load_plagiarism_data
 
 
 @dataclass

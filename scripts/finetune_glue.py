@@ -14,7 +14,7 @@ run becomes a row of ``RESULTS_ROOT/TASK/results.jsonl`` and ``results.md``, whi
 model run on the task (a re-run of the same model, data and training size replaces its row).
 
 Data (``--data``): ``local``, the copies in ``$LEXKD_GLUE_DIR`` (default ``../shared/data/glue``)
-read in place (see ``lexkd/tasks/nlu.py`` for each preset's files and splits); ``hub``
+read in place (see ``lexkd/tasks/glue/data.py`` for each preset's files and splits); ``hub``
 (``nyu-mll/glue``); a folder laid out like ``../shared/data/glue``; ``auto`` (default): local
 when that folder exists, else the hub. Or your own files: ``--train_file``,
 ``--validation_file`` (.tsv, .csv, .json, .jsonl) with ``--columns``.
@@ -39,15 +39,15 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from lexkd.arguments import parse_args, run_cli
-from lexkd.tasks.classic import CLASSIC_MODELS
-from lexkd.tasks.finetune import (
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.tasks.classification.classic import CLASSIC_MODELS
+from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
     run_and_report,
     subsample,
 )
-from lexkd.tasks.nlu import TASKS, get_task, load_task_data
+from lexkd.tasks.glue.data import TASKS, get_task, load_task_data
 
 
 @dataclass

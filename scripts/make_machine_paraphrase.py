@@ -12,7 +12,7 @@ and its spun copy as ISO-8859-1 files::
 Train and test are split by source document (``--test_fraction``, ``--seed``). The folder is
 written under a temporary name and renamed when complete; the manifest (settings, counts,
 what was left out and why, document ids per side) is written last. Read it back with
-``lexkd.tasks.plagiarism.read_machine_paraphrase``. Method and limits: ``lexkd/tasks/spinning.py``
+``lexkd.tasks.plagiarism.data.read_machine_paraphrase``. Method and limits: ``lexkd/tasks/plagiarism/spinning.py``
 and ``data/README.md``. Prints the counts as JSON.
 
 Examples:
@@ -29,15 +29,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from lexkd.arguments import parse_args, run_cli
-from lexkd.corpora import SEPARATORS, load_corpus
-from lexkd.tasks.spinning import write_machine_paraphrase_corpus
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.data.corpora import SEPARATORS, load_corpus
+from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
 
 
 @dataclass
 class MachineParaphraseArguments:
     corpus: str = field(
-        metadata={"help": "Source text, as for lexkd.corpora.load_corpus: a .txt/.jsonl file or folder, an archive of "
+        metadata={"help": "Source text, as for lexkd.data.corpora.load_corpus: a .txt/.jsonl file or folder, an archive of "
                   "../shared/data/text (e.g. gutenberg.tar.xz, brown.zip), 'wordnet', or 'hf:NAME'."}
     )
     output: str = field(metadata={"help": "Corpus folder to create (it must not exist unless --overwrite)."})

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from lexkd.tasks.wsd_data import convert_semcor_naf
+from lexkd.tasks.wsd.raganato import convert_semcor_naf
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -32,20 +32,20 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer
 
-from lexkd.arguments import CorpusArguments, parse_args, run_cli
+from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
 from lexkd.lexical.glosses import candidate_groups
-from lexkd.lexical.pretraining import (
+from lexkd.lexical.lmgc_m import (
     LexicalPretrainingArguments,
     held_out_mlm_set,
     lmgc_m_dataset,
     nsp_head,
     train_lexical,
 )
-from lexkd.modeling import check_local_model, load_masked_lm
-from lexkd.pretraining import load_split_corpus, resume_checkpoint
-from lexkd.tasks.wsd_data import default_key_file, read_raganato
-from lexkd.tasks.wsd_lmgc import sample_groups
-from lexkd.teachers import check_vocabularies, load_teachers
+from lexkd.models.masked_lm import check_local_model, load_masked_lm
+from lexkd.mlm.job import load_split_corpus, resume_checkpoint
+from lexkd.tasks.wsd.raganato import default_key_file, read_raganato
+from lexkd.tasks.wsd.lmgc import sample_groups
+from lexkd.mlm.teachers import check_vocabularies, load_teachers
 
 
 @dataclass

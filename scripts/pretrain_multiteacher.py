@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lexkd.arguments import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
-from lexkd.pretraining import (
+from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
+from lexkd.mlm.job import (
     args_with,
     evaluate_teachers,
     is_interrupted,
@@ -38,15 +38,15 @@ from lexkd.pretraining import (
     write_json_atomically,
     write_text_atomically,
 )
-from lexkd.reporting import (
+from lexkd.utils.reporting import (
     mean_of,
     multiteacher_report,
     plot_learning_curves,
     read_metrics,
     result_row,
 )
-from lexkd.teacher_cache import TeacherCache
-from lexkd.trainer import DistillationArguments
+from lexkd.mlm.cache import TeacherCache
+from lexkd.mlm.trainer import DistillationArguments
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 WORDS = (
     "the a cat dog bird sat ran flew on under over mat house tree river bank money water "
@@ -58,7 +58,7 @@ def run_named_script(name: str, argv: list[str]) -> int:
     import importlib
     import sys
 
-    from lexkd.arguments import run_cli
+    from lexkd.utils.cli import run_cli
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     try:

@@ -1,4 +1,4 @@
-"""Tests for lexkd.corpora (fast tests use tiny files in tmp_path; slow ones use shared data)."""
+"""Tests for lexkd.data.corpora (fast tests use tiny files in tmp_path; slow ones use shared data)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lexkd.corpora import (
+from lexkd.data.corpora import (
     SEPARATORS,
     EmptyCorpusError,
     corpus_stats,

@@ -6,9 +6,9 @@ import pytest
 from conftest import make_texts, run_named_script, save_tiny_bert
 from transformers import BertConfig, BertForPreTraining
 
-from lexkd import pseudo_targets
-from lexkd.nlg_pipeline import NLGDataArguments, eval_only_label, load_data
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.seq2seq import pseudo_targets
+from lexkd.seq2seq.job import NLGDataArguments, eval_only_label, load_data
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 
 def run_script(argv):
@@ -125,7 +125,7 @@ def test_bad_input_is_refused_clearly(files, tmp_path, student_checkpoint, teach
     # A teacher with another vocabulary.
     other_tokenizer = train_wordpiece_tokenizer(["completely different words here"] * 20, vocab_size=60, min_frequency=1)
     other = tmp_path / "other-teacher"
-    from lexkd.seq2seq import build_bert2bert
+    from lexkd.models.seq2seq import build_bert2bert
 
     bert = tmp_path / "other-bert"
     BertForPreTraining(BertConfig(vocab_size=len(other_tokenizer), hidden_size=32, num_hidden_layers=1,

@@ -13,8 +13,8 @@ from lexkd.lexical.glosses import (
     tokenize_sentence,
 )
 from lexkd.lexical.wordnet import Sense
-from lexkd.tasks.wsd_data import WSDCorpus, WSDInstance, WSDSentence, WSDToken
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.tasks.wsd.raganato import WSDCorpus, WSDInstance, WSDSentence, WSDToken
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 # The real WSD data classes, under short names.
 Token, Sentence, Instance, Corpus = WSDToken, WSDSentence, WSDInstance, WSDCorpus

@@ -11,7 +11,7 @@ from test_glosses import FakeWordNet, make_corpus
 from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, TrainingArguments
 
 from lexkd.lexical.glosses import NoSensesError, candidate_groups, tokenize_pairs
-from lexkd.lexical.pretraining import (
+from lexkd.lexical.lmgc_m import (
     LexicalPretrainingArguments,
     MaskedPositionPreTraining,
     held_out_mlm_set,
@@ -19,10 +19,10 @@ from lexkd.lexical.pretraining import (
     nsp_head,
     train_lexical,
 )
-from lexkd.modeling import count_parameters
-from lexkd.tasks.wsd_lmgc import LMGCSystem, NSPScorer, disambiguate, get_scorer, load_lmgc_model
-from lexkd.teachers import Teacher
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.models.masked_lm import count_parameters
+from lexkd.tasks.wsd.lmgc import LMGCSystem, NSPScorer, disambiguate, get_scorer, load_lmgc_model
+from lexkd.mlm.teachers import Teacher
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 TEXTS = (["he sat on the bank of the river and the dog ran to the house with money"] * 5
          + ['the " river " bank : sloping land beside a river , a place that keeps money , a long ridge or pile'] * 5
@@ -351,7 +351,7 @@ def test_eval_wsd_refuses_classifier_scoring_of_a_pretraining_checkpoint(real_wo
 
 
 def test_the_gold_key_is_found_beside_the_data(tmp_path):
-    from lexkd.tasks.wsd_data import default_key_file
+    from lexkd.tasks.wsd.raganato import default_key_file
 
     data = tmp_path / "semcor.data.xml"
     data.write_text("<corpus/>")

@@ -12,8 +12,8 @@ import datasets
 import pytest
 from transformers import DataCollatorForSeq2Seq
 
-from lexkd.tasks import nlg
-from lexkd.tasks.nlg import (
+from lexkd.seq2seq import data as nlg
+from lexkd.seq2seq.data import (
     definition_pairs,
     definition_split_of,
     load_hf_pairs,

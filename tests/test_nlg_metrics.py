@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel, GenerationConfig
 
-from lexkd.tasks.nlg_metrics import (
+from lexkd.seq2seq.metrics import (
     GenerationEvaluator,
     copy_baseline_scores,
     normalize_for_metrics,

@@ -12,8 +12,8 @@ import datasets
 import numpy as np
 import pytest
 
-from lexkd.tasks import nlu
-from lexkd.tasks.nlu import (
+from lexkd.tasks.glue import data as nlu
+from lexkd.tasks.glue.data import (
     MRPC_DEV_SIZE,
     TASKS,
     carve_dev_split,
@@ -24,7 +24,7 @@ from lexkd.tasks.nlu import (
     load_local,
     load_task_data,
 )
-from lexkd.tasks.tabular import parse_column_mapping, read_archive_members, read_delimited
+from lexkd.tasks.classification.readers import parse_column_mapping, read_archive_members, read_delimited
 
 # --------------------------------------------------------------------------- metrics against hand-computed values
 

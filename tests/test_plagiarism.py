@@ -13,8 +13,8 @@ from nltk.tokenize import PunktSentenceTokenizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from lexkd.lexical.wordnet import Sense
-from lexkd.tasks import spinning
-from lexkd.tasks.plagiarism import (
+from lexkd.tasks.plagiarism import spinning
+from lexkd.tasks.plagiarism.data import (
     NotLatin1Error,
     parse_paragraph_name,
     read_machine_paraphrase,
@@ -23,7 +23,7 @@ from lexkd.tasks.plagiarism import (
     split_by_group,
     to_latin1,
 )
-from lexkd.tasks.spinning import (
+from lexkd.tasks.plagiarism.spinning import (
     MANIFEST_NAME,
     content_word_spans,
     spin_text,
@@ -432,7 +432,7 @@ def test_script_writes_a_corpus_and_reports_counts(tmp_path, monkeypatch, capsys
     import importlib
     import sys
 
-    from lexkd.arguments import run_cli
+    from lexkd.utils.cli import run_cli
 
     monkeypatch.setattr(spinning, "get_wordnet", FakeWordNet)
     source = write(tmp_path / "docs.txt", "\n\n".join(" ".join(doc) for doc in DOCUMENTS))  # one document per block
@@ -480,7 +480,7 @@ def test_real_pan_pairs_and_msrp():
 
 @pytest.mark.slow
 def test_generator_on_real_text_round_trips(real_wn, tmp_path):
-    from lexkd.corpora import load_corpus
+    from lexkd.data.corpora import load_corpus
 
     documents = load_corpus(shared("text", "wikitext-2"), max_documents=4)
     manifest = write_machine_paraphrase_corpus(documents, tmp_path / "wiki", 0.5, 42, wordnet=real_wn,

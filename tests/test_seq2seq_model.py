@@ -20,7 +20,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from lexkd.seq2seq import (
+from lexkd.models.seq2seq import (
     GenerationSettings,
     build_bert2bert,
     check_same_tokenizer,
@@ -29,8 +29,8 @@ from lexkd.seq2seq import (
     load_seq2seq,
     set_special_tokens,
 )
-from lexkd.teachers import VocabularyMismatchError
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.mlm.teachers import VocabularyMismatchError
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 
 @pytest.fixture(scope="module")

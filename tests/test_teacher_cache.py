@@ -13,8 +13,8 @@ from conftest import make_texts, save_tiny_bert
 from transformers import DataCollatorForLanguageModeling
 
 from lexkd.losses import kl_divergence_from_probs, multi_teacher_mlm_loss, sparse_kl_divergence
-from lexkd.modeling import MaskedPositionMLM, build_student
-from lexkd.teacher_cache import (
+from lexkd.models.masked_lm import MaskedPositionMLM, build_student
+from lexkd.mlm.cache import (
     BUILD_NAME,
     META_NAME,
     CachedTargetCollator,
@@ -24,9 +24,9 @@ from lexkd.teacher_cache import (
     load_teacher_cache,
     mask_sequence,
 )
-from lexkd.teachers import load_teachers, teacher_targets
-from lexkd.tokenization import tokenize_texts, train_wordpiece_tokenizer
-from lexkd.trainer import CACHED_TARGET_KEYS, DistillationArguments, MultiTeacherDistillationTrainer
+from lexkd.mlm.teachers import load_teachers, teacher_targets
+from lexkd.data.tokenization import tokenize_texts, train_wordpiece_tokenizer
+from lexkd.mlm.trainer import CACHED_TARGET_KEYS, DistillationArguments, MultiTeacherDistillationTrainer
 
 # Settings of the module's cache: non-default temperatures, so that mix-ups show (a small weight
 # temperature, because the tiny random teachers are almost equally (un)confident).

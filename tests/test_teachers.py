@@ -3,15 +3,15 @@ import math
 import pytest
 import torch
 
-from lexkd.modeling import build_student, load_masked_lm, masked_lm_logits
-from lexkd.teachers import (
+from lexkd.models.masked_lm import build_student, load_masked_lm, masked_lm_logits
+from lexkd.mlm.teachers import (
     VocabularyMismatchError,
     check_vocabularies,
     combine_teachers,
     load_teachers,
     teacher_weights,
 )
-from lexkd.tokenization import train_wordpiece_tokenizer
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 # Two teachers, two masked positions, vocabulary of 3; gold tokens 0 and 2.
 PROBS = torch.tensor(

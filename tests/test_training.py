@@ -9,10 +9,10 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from lexkd.modeling import build_student
-from lexkd.pretraining import prepare_mlm_data, train_masked_lm
-from lexkd.teachers import Teacher
-from lexkd.trainer import DistillationArguments
+from lexkd.models.masked_lm import build_student
+from lexkd.mlm.job import prepare_mlm_data, train_masked_lm
+from lexkd.mlm.teachers import Teacher
+from lexkd.mlm.trainer import DistillationArguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import pretrain_multiteacher  # noqa: E402
@@ -56,7 +56,7 @@ def test_resume_reaches_same_weights_as_uninterrupted_run(tmp_path, tokenizer, d
     train_masked_lm(full, tokenizer, data, tiny_args(tmp_path / "full"), teachers=teachers)
 
     # Interrupted run: stop after the step-3 checkpoint, then resume in a fresh process-like setting.
-    import lexkd.pretraining as pretraining
+    import lexkd.mlm.job as pretraining
 
     original = pretraining.MultiTeacherDistillationTrainer
 
@@ -241,7 +241,7 @@ def test_given_teachers_and_yaml_config(tmp_path, corpus_file, finished_job):
 
 def test_gradient_accumulation_gives_the_same_update(tmp_path, tokenizer, data, teachers):
     """batch 8 x 1 step == batch 4 x 2 accumulated micro-batches (SGD: Adam would hide a loss-scale bug)."""
-    from lexkd.collators import mask_once
+    from lexkd.data.collators import mask_once
 
     premasked = type(data)(train=mask_once(data.train, tokenizer, seed=3), validation=data.validation, stats=data.stats)
     models = []
@@ -277,7 +277,7 @@ def test_help_explains_every_job_flag(capsys):
 def test_unreachable_hub_teacher_is_a_clear_error(monkeypatch):
     import huggingface_hub.constants
 
-    from lexkd.modeling import load_masked_lm
+    from lexkd.models.masked_lm import load_masked_lm
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # fail fast, no network wait
     with pytest.raises(OSError, match="not a local folder and the hub did not serve it"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lexkd.tasks.wsd_baselines import BASELINES, WordExpert, WSDSystem, ims_features
-from lexkd.tasks.wsd_data import WSDCorpus, WSDInstance, WSDSentence, WSDToken
+from lexkd.tasks.wsd.baselines import BASELINES, WordExpert, WSDSystem, ims_features
+from lexkd.tasks.wsd.raganato import WSDCorpus, WSDInstance, WSDSentence, WSDToken
 
 RIVER, MONEY = "bank%1:17:01::", "bank%1:14:00::"
 SENSES = {

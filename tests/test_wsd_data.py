@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lexkd.lexical.wordnet import UnknownSenseKeyError, WordNetNotFoundError
-from lexkd.tasks.wsd_data import (
+from lexkd.tasks.wsd.raganato import (
     WSDCorpus,
     WSDFormatError,
     WSDInstance,

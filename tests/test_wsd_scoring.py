@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lexkd.tasks.wsd_scoring import (
+from lexkd.tasks.wsd.scoring import (
     format_report,
     java_percent,
     read_scorer_key_file,
@@ -162,8 +162,8 @@ def test_same_numbers_as_scorer_java(scorer_java, shared_data, tmp_path):
 @pytest.mark.slow
 def test_first_sense_answers_same_as_scorer_java(scorer_java, shared_data, tmp_path):
     from lexkd.lexical.wordnet import WordNetNotFoundError
-    from lexkd.tasks.wsd_baselines import FirstSense
-    from lexkd.tasks.wsd_data import read_raganato, write_key_file
+    from lexkd.tasks.wsd.baselines import FirstSense
+    from lexkd.tasks.wsd.raganato import read_raganato, write_key_file
 
     folder = shared_data / "wsd" / "raganato2017" / "semeval2007"
     corpus = read_raganato(folder / "semeval2007.data.xml", folder / "semeval2007.gold.key.txt")

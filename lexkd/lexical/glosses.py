@@ -186,7 +186,7 @@ def candidate_groups(corpus, *, training: bool = True, wordnet: WordNet | None =
     """Gloss/context pairs of every instance of a WSD corpus, grouped by instance.
 
     Args:
-        corpus: a :class:`lexkd.tasks.wsd_data.WSDCorpus` (``instances`` and ``sentence_of``).
+        corpus: a :class:`lexkd.tasks.wsd.raganato.WSDCorpus` (``instances`` and ``sentence_of``).
         training: also skip instances that cannot teach anything (no gold key, or no gold key
             among the candidates). Leave False for prediction: every instance with candidates
             is kept, whatever its gold keys, so scores are not biased by the skip.

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 # Locating, staging and loading the files (module docstring) live in wordnet_data; the
 # ENV_* names are re-exported for callers that import them from here.
-from lexkd.lexical.wordnet_data import DEBIAN_WORDNET_DIR, WordNetNotFoundError, _locate_and_load
-from lexkd.lexical.wordnet_data import ENV_CACHE as ENV_CACHE
-from lexkd.lexical.wordnet_data import ENV_WORDNET_DIR as ENV_WORDNET_DIR
+from lexkd.lexical.wordnet_files import DEBIAN_WORDNET_DIR, WordNetNotFoundError, _locate_and_load
+from lexkd.lexical.wordnet_files import ENV_CACHE as ENV_CACHE
+from lexkd.lexical.wordnet_files import ENV_WORDNET_DIR as ENV_WORDNET_DIR
 
 __all__ = [
     "DEBIAN_WORDNET_DIR",

@@ -1,0 +1,347 @@
+"""LMGC-M lexical pretraining: MLM plus gloss matching through BERT's next-sentence head.
+
+On the gloss/context pairs of :mod:`lexkd.lexical.glosses` (``[CLS] context [SEP] lemma :
+gloss [SEP]``), the student learns two things at once (Wahle et al. 2021, LMGC-M):
+
+    loss = L_mlm + nsp_weight * CE(nsp_logits, next_sentence_label)
+
+- ``L_mlm``: the masked-LM loss on the pair's tokens, masked by
+  :class:`lexkd.data.collators.MaskedLMCollator`; with teachers it is the multi-teacher loss of the
+  MLM job, ``alpha * T^2 * KL(q || p_student^T) + (1 - alpha) * CE(gold)``, the teachers'
+  target ``q`` combined by :func:`lexkd.mlm.teachers.teacher_targets` (one run can use both);
+- the gloss-match term: cross-entropy of the model's *existing* next-sentence head
+  (``cls.seq_relationship`` of a ``BertForPreTraining``) on the match label, with BERT's label
+  convention: ``next_sentence_label`` 0 = "B follows A" = the gloss is a gold sense, 1 = not.
+  ``nsp_weight`` defaults to 1, BERT's own unweighted sum of its MLM and NSP losses.
+
+No parameter is added (the run checks the count before and after and records it), and the
+model stays a masked LM: its held-out MLM loss is measured before and after.
+
+:class:`LexicalPretrainingTrainer` subclasses :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer`,
+so checkpoints, ``--resume``, progress bars, logging and held-out MLM evaluation are the MLM
+job's. :func:`train_lexical` writes the run folder::
+
+    run_config.json  metrics.jsonl  checkpoint-*/  model/ (atomic)
+    lexical_results.json  report.md
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from lexkd.data.collators import MaskedLMCollator, mask_once
+from lexkd.data.corpora import flatten
+from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.mlm.teachers import Teacher
+from lexkd.data.tokenization import tokenize_texts
+from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer
+
+logger = logging.getLogger(__name__)
+
+NSP_MATCH_LABEL = 0
+"""BERT's next-sentence label for "B follows A", used for "the gloss is a gold sense"."""
+
+
+def nsp_head(model: nn.Module) -> nn.Linear:
+    """The next-sentence-prediction layer of a ``BertForPreTraining``-style model.
+
+    Raises:
+        ValueError: the model has no such head or no pooler; the message says to start from a
+            ``BertForPreTraining`` checkpoint.
+    """
+    head = getattr(getattr(model, "cls", None), "seq_relationship", None)
+    pooler = getattr(getattr(model, "base_model", None), "pooler", None)
+    if not isinstance(head, nn.Linear) or head.out_features != 2 or pooler is None:
+        raise ValueError(
+            f"{type(model).__name__} has no next-sentence-prediction head (cls.seq_relationship) with a pooler, "
+            "which gloss matching uses so that no parameter is added. Start from a BertForPreTraining checkpoint: "
+            "lexkd's students and teachers are (lexkd.models.masked_lm.build_student), and hub BERT checkpoints load as "
+            "one with AutoModelForPreTraining. A BERT saved as BertForMaskedLM can be converted with "
+            "BertForPreTraining.from_pretrained(path).save_pretrained(new_path): its next-sentence head then "
+            "starts untrained, and LMGC-M trains it."
+        )
+    return head
+
+
+def nsp_logits(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """``(batch_size, 2)`` next-sentence logits, without computing the MLM output layer."""
+    pooled = model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).pooler_output
+    return nsp_head(model)(pooled)  # (B, H) -> (B, 2)
+
+
+def gloss_match_loss(nsp_logits: torch.Tensor, next_sentence_label: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``(batch_size, 2)`` next-sentence logits on ``(batch_size,)`` labels (0 = match)."""
+    return F.cross_entropy(nsp_logits.float(), next_sentence_label)
+
+
+class MaskedPositionPreTraining(MaskedPositionMLM):
+    """:class:`lexkd.models.masked_lm.MaskedPositionMLM` that also returns the next-sentence logits.
+
+    One encoder pass gives both: the MLM head runs at masked positions only, the next-sentence
+    head on the pooled ``[CLS]`` vector. ``forward`` returns ``{"logits": (N, V), "labels": (N,),
+    "nsp_logits": (B, 2)}``.
+
+    Raises:
+        ValueError: (on construction) a model without a next-sentence head (see :func:`nsp_head`).
+    """
+
+    def __init__(self, model: PreTrainedModel):
+        nsp_head(model)
+        super().__init__(model)
+
+    def forward(self, input_ids, labels, attention_mask=None, token_type_ids=None, next_sentence_label=None):
+        masked = labels != -100  # (B, T)
+        outputs = self.model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        hidden = outputs.last_hidden_state  # (B, T, H)
+        logits = self.model.cls.predictions(hidden[masked])  # (N, H) -> (N, V)
+        return {"logits": logits, "labels": labels[masked], "nsp_logits": self.model.cls.seq_relationship(outputs.pooler_output)}
+
+
+@dataclass
+class LexicalPretrainingArguments(DistillationArguments):
+    """:class:`lexkd.mlm.trainer.DistillationArguments` plus the weight of the gloss-match term.
+
+    Raises:
+        ValueError: (in ``__post_init__``) ``nsp_weight`` < 0, or the checks of the parent.
+    """
+
+    nsp_weight: float = field(
+        default=1.0,
+        metadata={"help": "Weight of the gloss-match cross-entropy through the next-sentence head: loss = MLM (or "
+                  "multi-teacher) loss + nsp_weight * CE(gloss match). >= 0; 1 is BERT's MLM + NSP sum."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.nsp_weight >= 0:
+            raise ValueError(f"--nsp_weight must be >= 0, got {self.nsp_weight}.")
+
+
+class LexicalPretrainingTrainer(MultiTeacherDistillationTrainer):
+    """The MLM job's trainer plus the gloss-match term (module docstring).
+
+    Args:
+        model: the student wrapped in :class:`MaskedPositionPreTraining`.
+        args: :class:`LexicalPretrainingArguments`.
+        Other arguments as :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer`; training
+        rows carry ``next_sentence_label``.
+
+    Logged per logging step, besides the MLM job's: ``nsp_loss`` and ``nsp_accuracy``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.model, MaskedPositionPreTraining):
+            raise ValueError("LexicalPretrainingTrainer needs the student wrapped in MaskedPositionPreTraining.")
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        label = inputs.get("next_sentence_label")
+        if label is not None:
+            nsp_loss = gloss_match_loss(outputs["nsp_logits"], label)
+            # The MLM part is already divided by the masked tokens of the whole accumulated batch
+            # (loss_is_scaled_for_ga); this per-micro-batch mean is divided by the number of
+            # micro-batches to match (exact when they have equal sizes). It is a per-process mean,
+            # so DDP's gradient averaging needs no further scaling.
+            steps = getattr(self, "current_gradient_accumulation_steps", None) or self.args.gradient_accumulation_steps
+            scale = 1.0 / steps if num_items_in_batch is not None else 1.0
+            loss = loss + self.args.nsp_weight * scale * nsp_loss
+            if model.training:
+                accuracy = (outputs["nsp_logits"].argmax(-1) == label).float().mean()
+                self._accumulate({"nsp_loss": nsp_loss.item(), "nsp_accuracy": accuracy.item()})
+        return (loss, outputs) if return_outputs else loss
+
+
+def lmgc_m_dataset(groups, tokenizer: PreTrainedTokenizerBase, *, max_length: int = 128) -> datasets.Dataset:
+    """Training rows for LMGC-M: tokenised pairs with ``next_sentence_label`` (0 = gold sense).
+
+    Args:
+        groups: from :func:`lexkd.lexical.glosses.candidate_groups` (``training=True``).
+        max_length: tokens per pair (see :func:`lexkd.lexical.glosses.tokenize_pairs`).
+
+    Returns:
+        ``input_ids``, ``token_type_ids``, ``attention_mask``, ``special_tokens_mask``,
+        ``next_sentence_label``.
+    """
+    from lexkd.lexical.glosses import tokenize_pairs
+
+    pairs = tokenize_pairs(groups, tokenizer, max_length=max_length)
+    labels = [NSP_MATCH_LABEL if label == 1 else 1 - NSP_MATCH_LABEL for label in pairs["label"]]
+    pairs = pairs.remove_columns(["label", "group", "instance_id", "sense_key"])
+    return pairs.add_column("next_sentence_label", labels)
+
+
+def held_out_mlm_set(
+    documents: list,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_seq_length: int = 64,
+    line_by_line: bool = False,
+    max_eval_sequences: int | None = 512,
+    mlm_probability: float = 0.15,
+    eval_masking_seed: int = 1234,
+) -> datasets.Dataset:
+    """A fixed-masked held-out MLM set, built as :func:`lexkd.mlm.job.prepare_mlm_data` builds its
+    validation split, so with the same settings it is the MLM job's set and the losses compare.
+
+    Args:
+        documents: the held-out documents (e.g. the validation part of
+            :func:`lexkd.mlm.job.load_split_corpus` on ``"wordnet"``).
+    """
+    validation = tokenize_texts(flatten(documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
+    if max_eval_sequences is not None and len(validation) > max_eval_sequences:
+        validation = validation.select(range(max_eval_sequences))
+    return mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)
+
+
+def evaluate_wsd_nsp(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, corpus, *, max_length: int = 128,
+                     batch_size: int = 64, wordnet=None) -> dict:
+    """WSD scores (P, R, F1 ...) of ``model``'s next-sentence head on a corpus with gold keys."""
+    from lexkd.tasks.wsd.lmgc import LMGCSystem
+    from lexkd.tasks.wsd.scoring import score
+
+    system = LMGCSystem(model, tokenizer, scorer="nsp", max_length=max_length, batch_size=batch_size, wordnet=wordnet)
+    answers = system.predict(corpus)
+    gold = {instance.id: instance.gold_keys for instance in corpus.instances if instance.gold_keys}
+    return {**score(answers, gold, pos_of={i.id: i.pos for i in corpus.instances}), "skipped": system.stats.as_dict()}
+
+
+def train_lexical(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train: datasets.Dataset,
+    held_out: datasets.Dataset,
+    args: LexicalPretrainingArguments,
+    *,
+    teachers: Sequence[Teacher] = (),
+    resume: bool = False,
+    dev=None,
+    max_length: int = 128,
+    extra_config: dict | None = None,
+    wordnet=None,
+) -> dict:
+    """LMGC-M lexical pretraining of a ``BertForPreTraining`` student; writes the run folder.
+
+    Args:
+        model: the student; must have a next-sentence head (:func:`nsp_head`).
+        train: from :func:`lmgc_m_dataset`.
+        held_out: fixed-masked MLM set (:func:`held_out_mlm_set`), scored before and after and
+            at every evaluation step.
+        args: :class:`LexicalPretrainingArguments` (``alpha > 0`` needs ``teachers``).
+        dev: optional WSD corpus with gold keys, scored with the next-sentence head before and
+            after (needs :mod:`lexkd.tasks.wsd.scoring`).
+        extra_config: more settings for ``run_config.json`` (data paths, pair counts, ...).
+        wordnet: the sense inventory for ``dev`` (default :func:`lexkd.lexical.wordnet.get_wordnet`).
+
+    Returns:
+        ``lexical_results.json``'s content: ``parameters_before``/``parameters_after``,
+        ``mlm_before``/``mlm_after``, optional ``wsd_dev_before``/``wsd_dev_after``,
+        ``train_runtime_s``, ``steps``.
+
+    Raises:
+        ValueError: no next-sentence head (message: start from a BertForPreTraining checkpoint).
+        FileNotFoundError: ``resume`` with no checkpoint; FileExistsError: an interrupted run's folder.
+        RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
+    """
+    from lexkd.mlm.job import MetricsJsonlCallback, save_model_atomically, write_json_atomically
+
+    wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP head
+    output_dir = Path(args.output_dir)
+    checkpoint = _start_run(output_dir, args, resume)
+    results: dict = {"parameters_before": count_parameters(model),
+                     **_measure(model, tokenizer, held_out, dev, "before", max_length=max_length, wordnet=wordnet)}
+    if args.should_save:
+        write_json_atomically({"training": args.to_dict(), "teachers": [t.name for t in teachers],
+                               "train_pairs": len(train), "held_out_sequences": len(held_out), **(extra_config or {})},
+                              output_dir / "run_config.json")
+    trainer = LexicalPretrainingTrainer(
+        model=wrapped, args=args, train_dataset=train, eval_dataset=held_out,
+        data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                                       seed=args.seed + 1000 * args.process_index),
+        processing_class=tokenizer, teachers=teachers,
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+    )
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    results.update(train_runtime_s=round(time.perf_counter() - start, 1), steps=trainer.state.global_step,
+                   parameters_after=count_parameters(model), parameters_trained=count_parameters(trainer.model))
+    if not results["parameters_before"] == results["parameters_after"] == results["parameters_trained"]:
+        raise RuntimeError(f"LMGC-M changed the parameter count: {results}")
+    results["parameters_unchanged"] = True
+    results.update(_measure(model, tokenizer, held_out, dev, "after", max_length=max_length, wordnet=wordnet))
+    if trainer.is_world_process_zero():
+        model.config.lexkd = {**(getattr(model.config, "lexkd", None) or {}), "lmgc_m": {
+            "nsp_weight": args.nsp_weight, "alpha": args.alpha, "teachers": [t.name for t in teachers],
+            "match_label": NSP_MATCH_LABEL, "max_length": max_length}}
+        save_model_atomically(model, tokenizer, output_dir / "model")
+        write_json_atomically(results, output_dir / "lexical_results.json")
+        _write_report(output_dir, args, teachers, results, extra_config or {})
+    trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def _start_run(output_dir: Path, args: LexicalPretrainingArguments, resume: bool) -> str | None:
+    """The checkpoint to resume from (None for a fresh run), with the run folder made ready as the MLM job does."""
+    from lexkd.mlm.job import clear_finished_run, resume_checkpoint
+
+    if resume:
+        return resume_checkpoint(output_dir)
+    clear_finished_run(output_dir, args)
+    if args.should_save and (output_dir / "metrics.jsonl").exists():
+        (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
+    return None
+
+
+def _measure(model, tokenizer, held_out, dev, when: str, *, max_length: int, wordnet) -> dict:
+    """Held-out MLM scores (``mlm_<when>``) and, with ``dev``, WSD scores through the NSP head."""
+    from lexkd.mlm.job import evaluate_model
+
+    results = {f"mlm_{when}": evaluate_model(model, held_out, tokenizer, desc=f"Held-out MLM {when}")}
+    if dev is not None:
+        results[f"wsd_dev_{when}"] = evaluate_wsd_nsp(model, tokenizer, dev, max_length=max_length, wordnet=wordnet)
+    return results
+
+
+def _write_report(output_dir: Path, args: LexicalPretrainingArguments, teachers: Sequence[Teacher], results: dict,
+                  config: dict) -> None:
+    from lexkd.mlm.job import write_text_atomically
+    from lexkd.utils.reporting import markdown_table, plot_learning_curves, read_metrics
+
+    before, after = results["mlm_before"], results["mlm_after"]
+    rows = [{"": name, "held-out MLM loss": r["loss"], "perplexity": r["perplexity"], "masked-token accuracy": r["accuracy"],
+             "parameters": results[f"parameters_{when}"]} for name, r, when in (("before", before, "before"), ("after", after, "after"))]
+    for row, key in zip(rows, ("wsd_dev_before", "wsd_dev_after"), strict=True):
+        if key in results:
+            row["dev WSD F1 (NSP head)"] = results[key].get("F1")
+    columns = ["", "held-out MLM loss", "perplexity", "masked-token accuracy", "parameters"]
+    if "wsd_dev_before" in results:
+        columns.append("dev WSD F1 (NSP head)")
+    kd = (f"multi-teacher targets from {', '.join(t.name for t in teachers)} (alpha {args.alpha}, T {args.temperature}, "
+          f"{args.weighting} weighting)") if teachers else "gold tokens only"
+    lines = [f"# {output_dir.name}: LMGC-M lexical pretraining", "",
+             f"Loss: MLM on the pair tokens ({kd}) + {args.nsp_weight} x gloss-match CE through the next-sentence head.",
+             "", markdown_table(rows, columns), "",
+             f"Parameters unchanged: {results['parameters_unchanged']} ({results['parameters_after']:,}). "
+             f"Steps: {results['steps']}; training time {results['train_runtime_s']} s.", "",
+             "Held-out MLM loss in nats per masked token, on fixed masks.", ""]
+    if config.get("pairs"):
+        lines += ["Training pairs:", "", markdown_table([config["pairs"]], [k for k in config["pairs"] if k != "skipped_examples"]), ""]
+    if (output_dir / "metrics.jsonl").is_file():
+        plot_learning_curves({output_dir.name: read_metrics(output_dir / "metrics.jsonl")},
+                             output_dir / "learning_curves.png", title=f"{output_dir.name}: LMGC-M")
+        lines += ["![learning curves](learning_curves.png)", ""]
+    if config.get("command"):
+        lines += [f"Command: `{config['command']}`", ""]
+    lines += ["Settings: `run_config.json`; log: `metrics.jsonl`; numbers: `lexical_results.json`.", ""]
+    write_text_atomically("\n".join(lines), output_dir / "report.md")

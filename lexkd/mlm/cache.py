@@ -1,0 +1,503 @@
+"""Offline multi-teacher targets for MLM distillation: run the teachers once, train from disk.
+
+A cache fixes the masking (static masking, as BERT's original pipeline and RoBERTa's
+"static" baseline do): each training sequence is masked ``num_maskings`` times, each time by a
+generator seeded from ``(masking_seed, masking, sequence index)``, so the masks do not depend
+on batch size, shard size or the number of processes. For each masked position it stores the
+top-k of the combined target ``q`` (:func:`lexkd.mlm.teachers.combine_teachers`: token ids and
+probabilities), the mass ``r`` outside them, and the teachers' weights. The trainer's loss on
+such a target is :func:`lexkd.losses.sparse_kl_divergence` (the tail mass is one bucket).
+
+Layout of a cache folder::
+
+    build_config.json    what is being built (written first; a build with other settings is refused)
+    shards/m00-00000/    one ``datasets`` Arrow folder per (masking, block of sequences), written
+                         under a temporary name and renamed when complete
+    cache_meta.json      written last, atomically: settings, shards with their rows and file
+                         sizes, totals. Without it the cache is incomplete and is never read.
+
+An interrupted build resumes: complete shards are kept, temporary ones are removed, the rest
+are built. With ``accelerate launch`` each process builds the blocks ``b`` with
+``b % num_processes == process_index``; the main process writes ``cache_meta.json`` at the end.
+Reading memory-maps the shards (``datasets.load_from_disk``).
+
+Columns of a row (one masking of one sequence, ``n`` masked positions, ``K`` teachers):
+``input_ids`` (masked input, ``L``), ``masked_positions`` (``n``, ascending), ``gold_ids``
+(``n``), ``target_ids`` (``n * k``, row-major), ``target_probs`` (``n * k``, float16),
+``tail_mass`` (``n``, float32), ``teacher_weights`` (``K * n``, float16), ``sequence_index``,
+``masking``, and ``token_type_ids`` (``L``) when the corpus has them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+
+from lexkd.utils.fingerprints import dataset_fingerprint, model_fingerprint, tokenizer_fingerprint
+from lexkd.models.masked_lm import masked_lm_logits
+from lexkd.mlm.job import write_json_atomically
+from lexkd.mlm.teachers import Teacher, check_weighting_rule, combine_teachers
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+META_NAME = "cache_meta.json"
+BUILD_NAME = "build_config.json"
+
+
+class TeacherCacheError(ValueError):
+    """A teacher cache that is missing, incomplete, damaged, or built for other settings."""
+
+
+def cache_config(
+    teachers: Sequence[Teacher],
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: datasets.Dataset,
+    *,
+    rule: str,
+    temperature: float,
+    weight_temperature: float,
+    mlm_probability: float,
+    num_maskings: int,
+    top_k: int,
+    masking_seed: int,
+) -> dict:
+    """What a cache is built from and for (plain JSON data); two caches are interchangeable iff equal.
+
+    Raises:
+        ValueError: no teacher, an empty dataset, ``top_k`` outside ``[1, vocab_size]``,
+            ``num_maskings < 1``, an unknown rule, temperatures <= 0 or mlm_probability outside (0, 1).
+    """
+    if not teachers:
+        raise ValueError("A teacher cache needs at least one teacher.")
+    if len(dataset) == 0:
+        raise ValueError("The corpus has no training sequence: nothing to cache.")
+    vocab_size = len(tokenizer)
+    if not 1 <= top_k <= vocab_size:
+        raise ValueError(f"--top_k must be in [1, {vocab_size}] (the vocabulary size), got {top_k}.")
+    if num_maskings < 1:
+        raise ValueError(f"--num_maskings must be >= 1, got {num_maskings}.")
+    check_weighting_rule(rule)
+    if not (temperature > 0 and weight_temperature > 0):
+        raise ValueError(f"Temperatures must be > 0, got {temperature} and {weight_temperature}.")
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError(f"--mlm_probability must be in (0, 1), got {mlm_probability}.")
+    return {
+        "lexkd_cache_version": CACHE_VERSION,
+        "teachers": [{"name": t.name, "label": t.label, "fingerprint": model_fingerprint(t.name, t.model)} for t in teachers],
+        "weighting": rule, "temperature": temperature, "weight_temperature": weight_temperature,
+        "tokenizer": tokenizer_fingerprint(tokenizer), "vocab_size": vocab_size,
+        "mlm_probability": mlm_probability, "num_maskings": num_maskings, "masking_seed": masking_seed,
+        "top_k": top_k, "data": dataset_fingerprint(dataset), "num_sequences": len(dataset),
+    }
+
+
+def _features(num_teachers: int, vocab_size: int, with_token_types: bool) -> datasets.Features:
+    ids = datasets.Value("uint16" if vocab_size <= 65536 else "int32")
+    features = {
+        "input_ids": datasets.Sequence(ids), "masked_positions": datasets.Sequence(datasets.Value("int32")),
+        "gold_ids": datasets.Sequence(ids), "target_ids": datasets.Sequence(ids),
+        "target_probs": datasets.Sequence(datasets.Value("float16")),
+        "tail_mass": datasets.Sequence(datasets.Value("float32")),
+        "teacher_weights": datasets.Sequence(datasets.Value("float16")),
+        "sequence_index": datasets.Value("int64"), "masking": datasets.Value("int32"),
+    }
+    if with_token_types:
+        features["token_type_ids"] = datasets.Sequence(datasets.Value("uint8"))
+    return datasets.Features(features)
+
+
+def mask_sequence(masker: DataCollatorForLanguageModeling, input_ids: list[int], special_tokens_mask: list[int] | None,
+                  *, seed: int, masking: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask one sequence with transformers' 80/10/10 rule, from a generator seeded by (seed, masking, index).
+
+    Returns:
+        ``(masked_input_ids, labels)``, each ``(L,)`` int64; labels are -100 where not masked.
+    """
+    masker.generator.manual_seed((seed * 1_000_003 + masking) * 1_000_000_007 + index)
+    special = None if special_tokens_mask is None else torch.tensor([special_tokens_mask], dtype=torch.bool)
+    inputs, labels = masker.torch_mask_tokens(torch.tensor([input_ids], dtype=torch.long), special)
+    return inputs[0], labels[0]
+
+
+def _pad(rows: Sequence[torch.Tensor], value: int) -> torch.Tensor:
+    out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=torch.long)  # (B, T)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+@torch.inference_mode()
+def _cache_rows(teachers: Sequence[Teacher], masker, examples: list[dict], indices: list[int], masking: int,
+                config: dict, device) -> dict[str, list]:
+    """Mask ``examples`` (rows of the tokenised corpus), run the teachers at the masked positions,
+    and return the cache columns of these rows (top-k of q per masked position)."""
+    masked, labels = zip(*(mask_sequence(masker, ex["input_ids"], ex.get("special_tokens_mask"), seed=config["masking_seed"],
+                                         masking=masking, index=index)
+                           for ex, index in zip(examples, indices, strict=True)), strict=True)
+    input_ids, label_ids = _pad(masked, masker.tokenizer.pad_token_id), _pad(labels, -100)  # (B, T)
+    attention = _pad([torch.ones(len(m), dtype=torch.long) for m in masked], 0)
+    with_types = "token_type_ids" in examples[0]
+    token_types = _pad([torch.tensor(ex["token_type_ids"]) for ex in examples], 0).to(device) if with_types else None
+    is_masked = label_ids != -100  # (B, T); row-major order of masked positions = the order of q's rows
+    logits = [masked_lm_logits(t.model, input_ids.to(device), is_masked.to(device), attention.to(device), token_types)
+              for t in teachers]  # K x (N, V)
+    gold = label_ids[is_masked]  # (N,)
+    q, weights = combine_teachers(logits, rule=config["weighting"], temperature=config["temperature"],
+                                  weight_temperature=config["weight_temperature"], labels=gold.to(device))
+    top_probs, top_ids = q.topk(config["top_k"], dim=-1)  # (N, k)
+    tail = (1.0 - top_probs.sum(-1)).clamp_min(0.0).cpu().numpy()  # summed in float32, before the float16 cast
+    top_ids, top_probs = top_ids.cpu().numpy(), top_probs.cpu().numpy().astype(np.float16)
+    weights = weights.cpu().numpy().astype(np.float16)  # (K, N)
+    out = {name: [] for name in _features(1, 2, with_types)}
+    start = 0
+    for i, n in enumerate(is_masked.sum(-1).tolist()):
+        span = slice(start, start + n)
+        out["input_ids"].append(masked[i].numpy())
+        out["masked_positions"].append(is_masked[i].nonzero().squeeze(-1).numpy().astype(np.int32))
+        out["gold_ids"].append(gold[span].numpy())
+        out["target_ids"].append(top_ids[span].reshape(-1))
+        out["target_probs"].append(top_probs[span].reshape(-1))
+        out["tail_mass"].append(tail[span])
+        out["teacher_weights"].append(weights[:, span].reshape(-1))
+        out["sequence_index"].append(indices[i])
+        out["masking"].append(masking)
+        if with_types:
+            out["token_type_ids"].append(np.asarray(examples[i]["token_type_ids"], dtype=np.uint8))
+        start += n
+    return out
+
+
+def _blocks_of(config: dict, shard_size: int) -> list[tuple[str, int, int, int]]:
+    """Every shard of the cache as ``(name, masking, first sequence, end)``, in a fixed order."""
+    n = config["num_sequences"]
+    starts = range(0, n, shard_size)
+    return [(f"m{m:02d}-{b:05d}", m, lo, min(lo + shard_size, n))
+            for m in range(config["num_maskings"]) for b, lo in enumerate(starts)]
+
+
+def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool) -> dict | None:
+    """Main process: reuse a complete cache, refuse a foreign one, record the build. Returns the meta to reuse."""
+    meta_path, build_path = output / META_NAME, output / BUILD_NAME
+    record = {"config": config, "shard_size": shard_size}  # the shard layout must not change on resume
+    if meta_path.is_file() and not overwrite:
+        meta = json.loads(meta_path.read_text())
+        if meta["config"] == config:
+            return meta
+        raise TeacherCacheError(
+            f"{output} holds a complete teacher cache built with other settings (differing: "
+            f"{', '.join(_differences(meta['config'], config))}); pass --overwrite to rebuild it or choose another --output_dir."
+        )
+    if output.exists() and overwrite:
+        if not (meta_path.is_file() or build_path.is_file()) and any(output.iterdir()):
+            raise TeacherCacheError(f"{output} is not a teacher cache; --overwrite only replaces caches. Choose another --output_dir.")
+        shutil.rmtree(output)
+    elif build_path.is_file() and json.loads(build_path.read_text()) != record:
+        recorded = json.loads(build_path.read_text())
+        differing = _differences(recorded.get("config", {}), config)
+        if recorded.get("shard_size") != shard_size:
+            differing.append(f"shard_size: {recorded.get('shard_size')!r} vs {shard_size!r}")
+        raise TeacherCacheError(
+            f"{output} holds an interrupted build of another teacher cache or shard layout (differing: "
+            f"{', '.join(differing)}); resume with the same settings, pass --overwrite, or choose another --output_dir."
+        )
+    elif output.is_dir() and any(output.iterdir()) and not build_path.is_file():
+        raise TeacherCacheError(f"{output} exists and is not a teacher cache: choose an empty or new --output_dir.")
+    (output / "shards").mkdir(parents=True, exist_ok=True)
+    for leftover in (output / "shards").glob(".tmp-*"):  # shards an interrupted build left half-written
+        logger.info("Removing the incomplete shard %s", leftover.name)
+        shutil.rmtree(leftover)
+    write_json_atomically(record, build_path)
+    return None
+
+
+def _differences(recorded: dict, wanted: dict) -> list[str]:
+    return [f"{key}: {recorded.get(key)!r} vs {wanted.get(key)!r}" for key in sorted(set(recorded) | set(wanted))
+            if recorded.get(key) != wanted.get(key)]
+
+
+def build_teacher_cache(
+    teachers: Sequence[Teacher],
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: datasets.Dataset,
+    output_dir: str | os.PathLike,
+    *,
+    rule: str = "entropy",
+    temperature: float = 1.0,
+    weight_temperature: float = 1.0,
+    mlm_probability: float = 0.15,
+    num_maskings: int = 1,
+    top_k: int = 32,
+    masking_seed: int = 0,
+    batch_size: int = 64,
+    shard_size: int = 8192,
+    overwrite: bool = False,
+) -> dict:
+    """Run the teachers once over ``dataset`` and store the top-k combined targets (see the module docstring).
+
+    Args:
+        teachers: loaded teachers sharing the tokenizer's vocabulary.
+        dataset: the tokenised training corpus (``input_ids``, optionally ``special_tokens_mask``
+            and ``token_type_ids``), e.g. ``prepare_mlm_data(...).train``.
+        output_dir: the cache folder.
+        rule, temperature, weight_temperature: how the teachers are combined
+            (:func:`lexkd.mlm.teachers.combine_teachers`); a training run must use the same values.
+        mlm_probability, num_maskings, masking_seed: the static masking.
+        top_k: target tokens kept per masked position, in ``[1, vocab_size]``.
+        batch_size: sequences per teacher forward pass; shard_size: sequences per shard.
+        overwrite: replace a cache (complete or not) built with other settings.
+
+    Returns:
+        The cache's metadata (``config``, ``shards``, ``totals``), as written to ``cache_meta.json``.
+
+    Raises:
+        ValueError: bad settings (see :func:`cache_config`). TeacherCacheError: ``output_dir``
+            holds another cache or something else.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    output = Path(output_dir)
+    config = cache_config(teachers, tokenizer, dataset, rule=rule, temperature=temperature,
+                          weight_temperature=weight_temperature, mlm_probability=mlm_probability,
+                          num_maskings=num_maskings, top_k=top_k, masking_seed=masking_seed)
+    started = time.perf_counter()
+    reused = None
+    if state.is_main_process:
+        reused = _prepare_folder(output, config, shard_size, overwrite)
+    state.wait_for_everyone()
+    if (output / META_NAME).is_file() and json.loads((output / META_NAME).read_text())["config"] == config:
+        logger.info("Reusing the complete teacher cache in %s", output)
+        return reused or json.loads((output / META_NAME).read_text())
+    blocks = _blocks_of(config, shard_size)
+    mine = [block for u, block in enumerate(blocks) if u % state.num_processes == state.process_index]
+    todo = [block for block in mine if not (output / "shards" / block[0]).is_dir()]
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
+    masker.generator = torch.Generator()
+    features = _features(len(teachers), len(tokenizer), "token_type_ids" in dataset.column_names)
+    keys = [c for c in ("input_ids", "special_tokens_mask", "token_type_ids") if c in dataset.column_names]
+    for teacher in teachers:
+        teacher.model.eval().requires_grad_(False).to(state.device)
+    bar = tqdm(total=sum(hi - lo for _, _, lo, hi in todo), unit="seq", desc="Caching teacher targets",
+               disable=not state.is_local_main_process)
+    for name, masking, lo, hi in todo:
+        columns = {key: [] for key in features}
+        for start in range(lo, hi, batch_size):
+            rows = dataset.select_columns(keys)[start:min(start + batch_size, hi)]
+            examples = [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)]
+            part = _cache_rows(teachers, masker, examples, list(range(start, start + len(examples))), masking, config,
+                               state.device)
+            for key, values in part.items():
+                columns[key].extend(values)
+            bar.update(len(examples))
+        _write_shard(columns, features, output / "shards", name)
+    bar.close()
+    state.wait_for_everyone()
+    if state.is_main_process:
+        _finish(output, config, blocks, time.perf_counter() - started)
+    state.wait_for_everyone()
+    return json.loads((output / META_NAME).read_text())
+
+
+def _write_shard(columns: dict, features: datasets.Features, folder: Path, name: str) -> None:
+    """Write one shard under a temporary name with its row counts, then rename it into place."""
+    shard = datasets.Dataset.from_dict(columns, features=features)
+    tmp = folder / f".tmp-{name}-{os.getpid()}"
+    shard.save_to_disk(str(tmp))
+    stats = {"rows": len(shard), "masked_positions": int(sum(len(g) for g in columns["gold_ids"]))}
+    (tmp / "lexkd_shard.json").write_text(json.dumps(stats))
+    os.replace(tmp, folder / name)
+
+
+def _finish(output: Path, config: dict, blocks, build_time_s: float) -> dict:
+    """Record every shard's rows and file sizes and the totals in ``cache_meta.json`` (written last)."""
+    shards, rows, masked, size = [], 0, 0, 0
+    for name, _, lo, hi in blocks:
+        folder = output / "shards" / name
+        if not folder.is_dir():
+            raise TeacherCacheError(f"Shard {name} of {output} was not built (did a process fail?); run the build again to resume.")
+        stats = json.loads((folder / "lexkd_shard.json").read_text())
+        if stats["rows"] != hi - lo:
+            raise TeacherCacheError(f"Shard {name} of {output} holds {stats['rows']} rows where sequences {lo}-{hi - 1} "
+                                    "need one each; rebuild the cache with --overwrite.")
+        files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+        shards.append({"name": name, **stats, "files": files})
+        rows, masked, size = rows + stats["rows"], masked + stats["masked_positions"], size + sum(files.values())
+    dense = masked * config["vocab_size"] * 2
+    totals = {"rows": rows, "masked_positions": masked, "bytes": size,
+              "bytes_per_masked_position": round(size / max(masked, 1), 2),
+              "dense_fp16_bytes": dense, "fraction_of_dense_fp16": round(size / max(dense, 1), 6)}
+    meta = {"config": config, "shards": shards, "totals": totals, "build_time_s": round(build_time_s, 1)}
+    write_json_atomically(meta, output / META_NAME)
+    logger.info("Teacher cache complete in %s: %s", output, totals)
+    return meta
+
+
+def load_teacher_cache(path: str | os.PathLike) -> tuple[datasets.Dataset, dict]:
+    """Open a complete teacher cache, memory-mapped, after checking every shard against its record.
+
+    Returns:
+        ``(dataset, meta)``: all shards concatenated (``numpy`` format, for
+        :class:`CachedTargetCollator`) and the contents of ``cache_meta.json``.
+
+    Raises:
+        FileNotFoundError: no folder at ``path``.
+        TeacherCacheError: an interrupted build (no ``cache_meta.json``), a folder that is not a
+            cache, another cache version, or a shard that is missing, truncated or changed.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"No teacher cache at {str(path)!r}: build one with "
+                                f"`python scripts/build_teacher_cache.py --output_dir {path} ...`.")
+    meta_path = path / META_NAME
+    if not meta_path.is_file():
+        if (path / BUILD_NAME).is_file():
+            raise TeacherCacheError(
+                f"The teacher cache {path} is incomplete: its build was interrupted. Run "
+                "scripts/build_teacher_cache.py again with the same arguments to resume it.")
+        raise TeacherCacheError(f"{path} is not a teacher cache (no {META_NAME}).")
+    meta = json.loads(meta_path.read_text())
+    if meta["config"].get("lexkd_cache_version") != CACHE_VERSION:
+        raise TeacherCacheError(f"{path} was written by another cache version "
+                                f"({meta['config'].get('lexkd_cache_version')}, expected {CACHE_VERSION}): rebuild it.")
+    parts = []
+    for shard in meta["shards"]:
+        folder = path / "shards" / shard["name"]
+        if not folder.is_dir():
+            raise TeacherCacheError(f"Shard {shard['name']} of the teacher cache {path} is missing: rebuild the cache "
+                                    "(build_teacher_cache.py --overwrite).")
+        for name, size in shard["files"].items():
+            actual = (folder / name).stat().st_size if (folder / name).is_file() else None
+            if actual != size:
+                raise TeacherCacheError(
+                    f"Shard {shard['name']} of the teacher cache {path}: {name} has {actual} bytes but {size} were "
+                    "written (truncated or changed); rebuild the cache (build_teacher_cache.py --overwrite).")
+        part = datasets.load_from_disk(str(folder))
+        if len(part) != shard["rows"]:
+            raise TeacherCacheError(f"Shard {shard['name']} of {path} has {len(part)} rows, {shard['rows']} recorded.")
+        parts.append(part)
+    return datasets.concatenate_datasets(parts).with_format("numpy"), meta
+
+
+def check_cache_settings(meta: dict, *, tokenizer: PreTrainedTokenizerBase, rule: str, temperature: float,
+                         weight_temperature: float, mlm_probability: float, path: str | os.PathLike = "") -> None:
+    """Refuse a cache built for another tokenizer or other distillation settings than the run's.
+
+    Raises:
+        TeacherCacheError: naming every differing setting and the two ways to fix it.
+    """
+    config = meta["config"]
+    wanted = {"tokenizer": tokenizer_fingerprint(tokenizer), "weighting": rule, "temperature": temperature,
+              "weight_temperature": weight_temperature, "mlm_probability": mlm_probability}
+    differing = [f"{key}: cache {config.get(key)!r}, run {value!r}" for key, value in wanted.items() if config.get(key) != value]
+    if differing:
+        raise TeacherCacheError(
+            f"The teacher cache {path} was built for other settings ({'; '.join(differing)}). Run with the "
+            "cache's settings, or build a cache for these with scripts/build_teacher_cache.py.")
+
+
+class CachedTargetCollator:
+    """Batches cache rows for :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer`.
+
+    Call: cache rows -> ``input_ids``, ``attention_mask``, ``labels`` (``(B, T)``; the gold id at
+    masked positions, -100 elsewhere), ``token_type_ids`` when cached, and over the ``N`` masked
+    positions in row-major order (the order of ``labels != -100``): ``target_ids`` ``(N, k)``
+    int64, ``target_probs`` ``(N, k)`` float32, ``tail_mass`` ``(N,)``, ``teacher_weights``
+    ``(K, N)``. The float16 top-k probabilities are rescaled to sum to ``1 - tail_mass`` (the
+    tail mass is summed in float32 at build time). Rows without the target columns give only
+    the first four; rows already carrying ``labels`` (a pre-masked evaluation set) are only padded.
+
+    With a ``torch`` ``IterableDataset`` under ``Trainer``, set
+    ``accelerator_config={"dispatch_batches": False}``: accelerate's batch dispatching slices
+    every tensor to the batch size along dim 0, which would cut the ``(N, k)`` targets.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, *, top_k: int, num_teachers: int):
+        from transformers import DataCollatorForTokenClassification
+
+        self.pad_token_id = tokenizer.pad_token_id
+        self.top_k, self.num_teachers = top_k, num_teachers
+        self.padder = DataCollatorForTokenClassification(tokenizer)
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        if "masked_positions" not in examples[0]:
+            return self.padder([{k: v for k, v in ex.items() if k != "special_tokens_mask"} for ex in examples])
+        rows = [torch.as_tensor(np.asarray(ex["input_ids"], dtype=np.int64)) for ex in examples]
+        batch = {"input_ids": _pad(rows, self.pad_token_id),
+                 "attention_mask": _pad([torch.ones(len(r), dtype=torch.long) for r in rows], 0)}
+        labels = torch.full_like(batch["input_ids"], -100)  # (B, T)
+        for i, ex in enumerate(examples):
+            labels[i, torch.as_tensor(np.asarray(ex["masked_positions"], dtype=np.int64))] = torch.as_tensor(
+                np.asarray(ex["gold_ids"], dtype=np.int64))
+        batch["labels"] = labels
+        if "token_type_ids" in examples[0]:
+            batch["token_type_ids"] = _pad([torch.as_tensor(np.asarray(ex["token_type_ids"], dtype=np.int64)) for ex in examples], 0)
+        if "target_ids" not in examples[0]:  # rows read without their targets (plain MLM on the cached masks)
+            return batch
+
+        def cat(key, dtype):
+            return torch.from_numpy(np.concatenate([np.asarray(ex[key], dtype=dtype) for ex in examples]))
+
+        ids = cat("target_ids", np.int64).view(-1, self.top_k)  # (N, k)
+        probs = cat("target_probs", np.float32).view(-1, self.top_k)
+        tail = cat("tail_mass", np.float32)  # (N,)
+        batch["target_ids"], batch["tail_mass"] = ids, tail
+        batch["target_probs"] = probs * ((1.0 - tail) / probs.sum(-1).clamp_min(1e-12)).unsqueeze(-1)
+        batch["teacher_weights"] = torch.cat(
+            [torch.from_numpy(np.asarray(ex["teacher_weights"], dtype=np.float32)).view(self.num_teachers, -1)
+             for ex in examples], dim=1)  # (K, N)
+        return batch
+
+
+@dataclass
+class TeacherCache:
+    """An opened teacher cache: its rows (memory-mapped), its record, and what a training run needs."""
+
+    path: Path
+    dataset: datasets.Dataset
+    meta: dict
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> TeacherCache:
+        """Open and check a complete cache (raises as :func:`load_teacher_cache`)."""
+        dataset, meta = load_teacher_cache(path)
+        return cls(Path(path), dataset, meta)
+
+    @property
+    def teacher_labels(self) -> list[str]:
+        return [t["label"] for t in self.meta["config"]["teachers"]]
+
+    @property
+    def teacher_names(self) -> list[str]:
+        return [t["name"] for t in self.meta["config"]["teachers"]]
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> CachedTargetCollator:
+        return CachedTargetCollator(tokenizer, top_k=self.meta["config"]["top_k"], num_teachers=len(self.teacher_labels))
+
+    def check(self, tokenizer: PreTrainedTokenizerBase, args, train_dataset: datasets.Dataset | None = None) -> None:
+        """Refuse the cache for a run with another tokenizer, other settings (``args``: a
+        :class:`lexkd.mlm.trainer.DistillationArguments`) or, when given, other training sequences.
+
+        Raises:
+            TeacherCacheError: naming what differs.
+        """
+        check_cache_settings(self.meta, tokenizer=tokenizer, rule=args.weighting, temperature=args.temperature,
+                             weight_temperature=args.weight_temperature, mlm_probability=args.mlm_probability,
+                             path=self.path)
+        if train_dataset is not None and dataset_fingerprint(train_dataset) != self.meta["config"]["data"]:
+            raise TeacherCacheError(
+                f"The teacher cache {self.path} was built from other training sequences than this run's (another "
+                "corpus, split, --max_seq_length or --line_by_line): use the corpus flags the cache was built with, "
+                "or build a cache for this corpus.")

@@ -1,0 +1,441 @@
+"""Building blocks of the MLM pretraining jobs (teachers and distilled students).
+
+``scripts/train_teacher.py`` and ``scripts/pretrain_multiteacher.py`` are thin ``main()``s over
+these functions. Each run writes to its own folder::
+
+    run_config.json     the arguments it ran with
+    metrics.jsonl       one JSON object per log/eval event (train loss, teacher weights, eval)
+    checkpoint-*/       Trainer checkpoints (model, optimizer, scheduler, RNG) for --resume
+    model/              the final model and tokenizer (save_pretrained), written atomically
+    eval_results.json   final held-out MLM loss, perplexity, accuracy, parameter count
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from lexkd.data.collators import MaskedLMCollator, mask_once
+from lexkd.data.corpora import flatten, load_corpus, split_documents
+from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.mlm.teachers import Teacher
+from lexkd.data.tokenization import save_atomically, tokenize_texts
+from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer, evaluate_masked_lm
+
+logger = logging.getLogger(__name__)
+
+
+def write_text_atomically(text: str, path: str | os.PathLike) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (usual file mode)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(handle.name, 0o666 & ~umask)  # NamedTemporaryFile creates files private (0600)
+    os.replace(handle.name, path)
+
+
+def write_json_atomically(obj, path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`write_text_atomically`)."""
+    write_text_atomically(json.dumps(obj, indent=2, default=str), path)
+
+
+@dataclass
+class MLMData:
+    """Tokenised train split, fixed-masked validation split, and what they came from."""
+
+    train: datasets.Dataset
+    validation: datasets.Dataset
+    stats: dict
+
+
+def load_split_corpus(source: str, *, validation_fraction: float, seed: int, **corpus_kwargs) -> tuple[list, list]:
+    """Load a corpus (see :func:`lexkd.data.corpora.load_corpus`) and split it by document.
+
+    Returns:
+        ``(train_documents, validation_documents)``.
+    """
+    documents = load_corpus(source, **corpus_kwargs)
+    return split_documents(documents, validation_fraction=validation_fraction, seed=seed)
+
+
+def prepare_mlm_data(
+    train_documents: list,
+    validation_documents: list,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_seq_length: int = 128,
+    line_by_line: bool = False,
+    mlm_probability: float = 0.15,
+    eval_masking_seed: int = 1234,
+    max_eval_sequences: int | None = None,
+) -> MLMData:
+    """Tokenise both splits; mask the validation split once with a fixed seed.
+
+    The fixed masks make every model (teachers, students, runs) scored on the same positions.
+    """
+    train = tokenize_texts(flatten(train_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
+    validation = tokenize_texts(flatten(validation_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
+    if max_eval_sequences is not None and len(validation) > max_eval_sequences:
+        validation = validation.select(range(max_eval_sequences))
+    validation = mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)
+    stats = {
+        "train_documents": len(train_documents), "validation_documents": len(validation_documents),
+        "train_sequences": len(train), "validation_sequences": len(validation),
+        "max_seq_length": max_seq_length, "vocab_size": len(tokenizer),
+    }
+    return MLMData(train=train, validation=validation, stats=stats)
+
+
+class MetricsJsonlCallback(TrainerCallback):
+    """Append every log event (training and evaluation) to ``metrics.jsonl`` as one JSON line."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
+
+
+def evaluate_model(model, dataset: datasets.Dataset, tokenizer, *, batch_size: int = 64, desc: str = "Evaluating") -> dict:
+    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset."""
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MaskedLMCollator(tokenizer))
+    return evaluate_masked_lm(model, loader, desc=desc)
+
+
+def resume_checkpoint(output_dir: str | os.PathLike) -> str:
+    """The last checkpoint in ``output_dir``, for ``--resume``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or holds no ``checkpoint-*``.
+    """
+    if not Path(output_dir).is_dir():
+        raise FileNotFoundError(f"Cannot resume: the run folder {str(output_dir)!r} does not exist.")
+    checkpoint = get_last_checkpoint(str(output_dir))
+    if checkpoint is None:
+        raise FileNotFoundError(
+            f"Cannot resume: the run folder {str(output_dir)!r} has no checkpoint-* folder "
+            "(checkpoints are written every --save_steps). Start without --resume."
+        )
+    return checkpoint
+
+
+def train_masked_lm(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    data: MLMData,
+    args: DistillationArguments,
+    *,
+    teachers: Sequence[Teacher] = (),
+    teacher_cache=None,
+    resume: bool = False,
+    extra_config: dict | None = None,
+) -> dict:
+    """Train a masked LM (plain MLM with ``alpha=0``, multi-teacher distillation otherwise).
+
+    Writes the run folder described in this module's docstring into ``args.output_dir``; the
+    final ``model/`` folder appears only when training finished.
+
+    Args:
+        model: the student (any ``AutoModelForMaskedLM``).
+        data: from :func:`prepare_mlm_data`.
+        args: :class:`lexkd.mlm.trainer.DistillationArguments`.
+        teachers: run at every step; needed when ``args.alpha > 0`` and no ``teacher_cache``.
+        teacher_cache: a :class:`lexkd.mlm.cache.TeacherCache` (checked against ``args``,
+            the tokenizer and ``data.train``): the student trains on the cache's statically masked
+            rows and top-k targets, and no teacher runs. With ``alpha=0`` it trains on the same
+            rows from the gold tokens only.
+        resume: continue from the last checkpoint in ``args.output_dir``.
+        extra_config: more settings to record in ``run_config.json`` (corpus, model sizes, ...).
+
+    Returns:
+        The final evaluation: ``loss``, ``perplexity``, ``accuracy``, ``masked_tokens``,
+        ``parameters``, ``train_runtime_s``.
+
+    Raises:
+        FileNotFoundError: ``resume`` with no checkpoint in the run folder.
+        TeacherCacheError: a cache built for another tokenizer, settings or corpus.
+    """
+    output_dir = Path(args.output_dir)
+    train_dataset, collator, teacher_names = data.train, None, [t.name for t in teachers]
+    if teacher_cache is not None:
+        teacher_cache.check(tokenizer, args, data.train)
+        args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
+        train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
+        teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
+    checkpoint = resume_checkpoint(output_dir) if resume else None
+    if not resume:
+        clear_finished_run(output_dir, args)
+    if args.should_save:  # only one process writes the run folder's files
+        if not resume and (output_dir / "metrics.jsonl").exists():
+            (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
+        config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
+                  "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
+        write_json_atomically(config, output_dir / "run_config.json")
+    trainer = MultiTeacherDistillationTrainer(
+        model=MaskedPositionMLM(model),
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=data.validation,
+        # Per-process masking seed: processes mask different examples with different draws.
+        data_collator=collator or MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                                                   seed=args.seed + 1000 * args.process_index),
+        processing_class=tokenizer,
+        teachers=teachers if teacher_cache is None else (),
+        cached_teachers=teacher_cache.teacher_labels if teacher_cache is not None and args.alpha > 0 else (),
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+    )
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.perf_counter() - start
+    final = trainer.evaluate()
+    results = {k.removeprefix("eval_"): v for k, v in final.items()}
+    results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1), steps=trainer.state.global_step)
+    if trainer.is_world_process_zero():
+        model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
+                              "teachers": teacher_names}
+        save_model_atomically(model, tokenizer, output_dir / "model")
+        write_json_atomically(results, output_dir / "eval_results.json")
+        _write_run_report(output_dir, args, teacher_names, results)
+    trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
+    return results
+
+
+def is_interrupted(output_dir: str | os.PathLike) -> bool:
+    """Whether ``output_dir`` holds a run's ``checkpoint-*`` folders but no complete final model.
+
+    A multi-stage job run with ``--resume`` continues such stages from their last checkpoint,
+    starts the stages that never reached a checkpoint, and reuses the finished ones.
+    """
+    output_dir = Path(output_dir)
+    return output_dir.is_dir() and any(output_dir.glob("checkpoint-*")) and not is_complete_model(output_dir / "model")
+
+
+def clear_finished_run(output_dir: str | os.PathLike, args: DistillationArguments) -> None:
+    """Before a fresh run: refuse an interrupted run's folder; drop a finished run's old checkpoints.
+
+    Raises:
+        FileExistsError: ``output_dir`` holds checkpoints but no final model (an interrupted run).
+    """
+    output_dir = Path(output_dir)
+    checkpoints = sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
+    if not checkpoints:
+        return
+    if not is_complete_model(output_dir / "model"):
+        raise FileExistsError(
+            f"{str(output_dir)!r} holds an interrupted run ({checkpoints[-1].name}, no final model): pass --resume "
+            "to continue it, or delete the folder or choose another --output_dir to start over."
+        )
+    if args.should_save:
+        logger.info("Starting over in %s: removing the finished run's old checkpoints", output_dir)
+        for folder in checkpoints:
+            shutil.rmtree(folder)
+
+
+def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[str], results: dict) -> None:
+    """The run folder's learning_curves.png and report.md."""
+    from lexkd.utils.reporting import markdown_table, plot_learning_curves, read_metrics
+
+    plot_learning_curves({output_dir.name: read_metrics(output_dir / "metrics.jsonl")},
+                         output_dir / "learning_curves.png", title=output_dir.name)
+    kind = "multi-teacher distillation" if teachers else "masked-LM training on gold labels"
+    lines = [f"# {output_dir.name}: {kind}", "",
+             markdown_table([results], ["loss", "perplexity", "accuracy", "masked_tokens", "parameters", "steps",
+                                        "train_runtime_s"]), "",
+             "Held-out MLM loss in nats per masked token; accuracy over the fixed held-out masks.", ""]
+    if teachers:
+        lines += [f"Teachers: {', '.join(teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
+                  f"T {args.temperature}, tau {args.weight_temperature}.", ""]
+    lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
+    write_text_atomically("\n".join(lines), output_dir / "report.md")
+
+
+def save_model_atomically(model, tokenizer, directory: str | os.PathLike) -> Path:
+    """Save a model and its tokenizer into one folder with ``save_pretrained``, atomically.
+
+    The folder appears complete or not at all (see :func:`lexkd.data.tokenization.save_atomically`).
+    """
+    return save_atomically(_ModelAndTokenizer(model, tokenizer), directory)
+
+
+class _ModelAndTokenizer:
+    """Saves a model and its tokenizer into one folder (for :func:`save_atomically`)."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    def save_pretrained(self, directory):
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def is_complete_model(directory: str | os.PathLike) -> bool:
+    """True when ``directory`` holds a finished ``model/`` folder (config, weights, tokenizer)."""
+    directory = Path(directory)
+    return (directory / "config.json").is_file() and (directory / "tokenizer_config.json").is_file() and any(
+        directory.glob("model*.safetensors")
+    )
+
+
+def args_with(args: DistillationArguments, **changes) -> DistillationArguments:
+    """A copy of ``args`` with some fields changed (re-validated by ``__post_init__``)."""
+    return dataclasses.replace(args, **changes)
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """Size and seed of a BERT-style teacher trained here when no pretrained teacher is available."""
+
+    name: str
+    layers: int
+    hidden_size: int
+    heads: int
+    seed: int
+
+
+DEFAULT_TEACHERS = (
+    TeacherSpec("teacher-large", layers=3, hidden_size=256, heads=4, seed=1),
+    TeacherSpec("teacher-small", layers=2, hidden_size=192, heads=3, seed=2),
+)
+"""The embedded default's two teachers: they differ in size and seed, and share corpus and tokenizer."""
+
+
+def train_teacher(
+    spec: TeacherSpec,
+    tokenizer: PreTrainedTokenizerBase,
+    data: MLMData,
+    args: DistillationArguments,
+    *,
+    resume: bool = False,
+) -> tuple[Path, bool]:
+    """Train a BERT-style MLM teacher on gold labels, or reuse the finished one in ``args.output_dir``.
+
+    Args:
+        spec: teacher size and seed.
+        args: training arguments; ``alpha`` is forced to 0 and ``seed`` to ``spec.seed``.
+
+    Returns:
+        ``(model_folder, trained)``: ``OUTPUT_DIR/model`` and whether it was trained now.
+
+    Raises:
+        lexkd.mlm.teachers.VocabularyMismatchError: a finished teacher exists there but was trained
+            with another tokenizer (delete the folder, or point --output_dir elsewhere).
+    """
+    from lexkd.models.masked_lm import build_student
+    from lexkd.mlm.teachers import check_vocabularies
+
+    model_dir = Path(args.output_dir) / "model"
+    if is_complete_model(model_dir):
+        from transformers import AutoTokenizer
+
+        check_vocabularies(tokenizer, {str(model_dir): AutoTokenizer.from_pretrained(model_dir)})
+        logger.info("Reusing teacher %s from %s", spec.name, model_dir)
+        return model_dir, False
+    model = build_student(len(tokenizer), num_hidden_layers=spec.layers, hidden_size=spec.hidden_size,
+                          num_attention_heads=spec.heads, pad_token_id=tokenizer.pad_token_id, seed=spec.seed)
+    teacher_args = args_with(args, alpha=0.0, seed=spec.seed)
+    train_masked_lm(model, tokenizer, data, teacher_args, resume=resume,
+                    extra_config={"teacher": dataclasses.asdict(spec)})
+    return model_dir, True
+
+
+def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int = 42) -> PreTrainedModel:
+    """The student of :class:`lexkd.utils.cli.StudentArguments`: from a checkpoint, or built from its size."""
+    from lexkd.models.masked_lm import build_student, load_masked_lm
+
+    if student_args.student:
+        return load_masked_lm(student_args.student, role="student")
+    return build_student(len(tokenizer), num_hidden_layers=student_args.student_layers,
+                         hidden_size=student_args.student_hidden_size, num_attention_heads=student_args.student_heads,
+                         intermediate_size=student_args.student_intermediate_size,
+                         pad_token_id=tokenizer.pad_token_id, seed=seed)
+
+
+def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *, resume: bool = False, teacher_cache=None):
+    """Corpus, tokenizer, tokenised data and loaded teachers of a distillation job.
+
+    Given teachers supply the tokenizer (unless ``--tokenizer`` is set); otherwise a tokenizer is
+    trained (or reused) in ``OUTPUT_DIR/tokenizer`` and the :data:`DEFAULT_TEACHERS` are trained
+    (or reused) in ``OUTPUT_DIR/teachers``. Teachers' vocabularies are checked against the
+    tokenizer's. With ``resume``, a default teacher interrupted after a checkpoint continues
+    from it (see :func:`is_interrupted`). With a ``teacher_cache``
+    (:class:`lexkd.mlm.cache.TeacherCache`) no teacher is loaded or trained, the tokenizer
+    defaults to the first cached teacher's, and the cache is checked against the tokenizer, the
+    distillation settings and the training sequences.
+
+    Returns:
+        ``(tokenizer, data, teachers)`` (``teachers`` empty with a cache).
+
+    Raises:
+        FileNotFoundError, EmptyCorpusError, VocabularyMismatchError, OSError: bad input.
+        ValueError: both teachers and a cache. TeacherCacheError: a cache made for another run.
+    """
+    from transformers import AutoTokenizer
+
+    from lexkd.models.masked_lm import check_local_model
+    from lexkd.mlm.teachers import check_vocabularies, load_teachers
+    from lexkd.data.tokenization import load_or_train_tokenizer
+
+    root = Path(train_args.output_dir)
+    if teacher_cache is not None and teacher_args.teachers:
+        raise ValueError("Pass either --teachers (run at every step) or --teacher_cache (their cached targets), not both.")
+    for name in teacher_args.teachers:  # fail before any work on a teacher path that does not exist
+        check_local_model(name, role=f"teacher {name!r}")
+    train_docs, val_docs = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
+                                             seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    sources = teacher_args.teachers or (teacher_cache.teacher_names if teacher_cache is not None else [])
+    if corpus_args.tokenizer or sources:
+        tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or sources[0])
+    else:
+        with train_args.main_process_first(desc="training the tokenizer"):  # the others then load it
+            tokenizer, trained = load_or_train_tokenizer(root / "tokenizer", flatten(train_docs),
+                                                         vocab_size=corpus_args.vocab_size)
+        logger.info("%s tokenizer in %s (%d tokens)", "Trained" if trained else "Reusing", root / "tokenizer", len(tokenizer))
+    data = prepare_mlm_data(train_docs, val_docs, tokenizer, max_seq_length=corpus_args.max_seq_length,
+                            line_by_line=corpus_args.line_by_line, mlm_probability=train_args.mlm_probability,
+                            eval_masking_seed=corpus_args.eval_masking_seed,
+                            max_eval_sequences=corpus_args.max_eval_sequences)
+    if teacher_cache is not None:
+        teacher_cache.check(tokenizer, train_args, data.train)
+        logger.info("Data: %s; teacher targets from the cache %s", data.stats, teacher_cache.path)
+        return tokenizer, data, []
+    names = list(teacher_args.teachers)
+    if not names:
+        for spec in DEFAULT_TEACHERS:
+            spec_args = args_with(train_args, output_dir=str(root / "teachers" / spec.name),
+                                  max_steps=teacher_args.teacher_max_steps, learning_rate=teacher_args.teacher_learning_rate)
+            folder, trained = train_teacher(spec, tokenizer, data, spec_args,
+                                            resume=resume and is_interrupted(spec_args.output_dir))
+            logger.info("%s %s (%s)", "Trained" if trained else "Reusing", spec.name, folder)
+            names.append(str(folder))
+    teachers = load_teachers(names, device=train_args.device)
+    check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
+    logger.info("Data: %s", data.stats)
+    return tokenizer, data, teachers
+
+
+def evaluate_teachers(teachers: Sequence[Teacher], data: MLMData, tokenizer) -> dict[str, dict]:
+    """Held-out MLM scores and parameter count of each teacher, by its label."""
+    results = {}
+    for teacher in teachers:
+        scores = evaluate_model(teacher.model, data.validation, tokenizer, desc=f"Evaluating {teacher.label}")
+        results[teacher.label] = {**scores, "parameters": count_parameters(teacher.model)}
+    return results

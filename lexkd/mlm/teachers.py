@@ -1,0 +1,234 @@
+"""Teachers: loading, vocabulary checks, confidence weights and the combined multi-teacher target.
+
+For each masked position ``i``, teacher ``k`` gives ``p_k(.|x) = softmax(z_k / T)``. A named
+weighting rule scores each teacher's confidence ``s_k(i)`` in its own prediction, measured on
+its untempered distribution ``softmax(z_k)`` (the temperature is a device to soften the target;
+at T > 1 weak teachers look alike and every rule drifts towards ``uniform``); the weights are
+``w_k(i) = softmax_k(s_k(i) / tau)`` (``tau``: the weight temperature), and the target is
+
+    q(i) = sum_k w_k(i) p_k(i)                      (Wahle, arXiv 2301.08130)
+
+Combining teachers happens here, never inside a loss (style guide, convention 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from lexkd.models.masked_lm import load_masked_lm, masked_lm_logits
+
+
+def _uniform(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """s_k = 0 for every teacher: w_k = 1/K, the plain average (as TextBrewer does)."""
+    return torch.zeros(teacher_probs.shape[:2], device=teacher_probs.device)
+
+
+def _max_prob(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """s_k = max_v p_k(v): the teacher's probability of its own top prediction."""
+    return teacher_probs.amax(dim=-1)
+
+
+def _entropy(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """s_k = -H(p_k) = sum_v p_k(v) log p_k(v): peaked (low-entropy) teachers weigh more."""
+    return (teacher_probs * teacher_probs.clamp_min(1e-12).log()).sum(dim=-1)
+
+
+def _gold_prob(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """s_k = p_k(y): the probability the teacher gives the original (gold) token y (prediction weighting)."""
+    if labels is None:
+        raise ValueError("The 'gold_prob' weighting rule needs the gold labels of the masked positions.")
+    index = labels.view(1, -1, 1).expand(teacher_probs.shape[0], -1, 1)  # (K, N, 1)
+    return teacher_probs.gather(-1, index).squeeze(-1)
+
+
+WEIGHTING_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]] = {
+    "uniform": _uniform,
+    "max_prob": _max_prob,
+    "entropy": _entropy,
+    "gold_prob": _gold_prob,
+}
+"""Teacher confidence scores by rule name: ``(K, N, V)`` probabilities, ``(N,)`` gold ids -> ``(K, N)``."""
+
+
+def check_weighting_rule(rule: str) -> None:
+    """Raise ``ValueError`` naming the valid rules when ``rule`` is unknown."""
+    if rule not in WEIGHTING_RULES:
+        raise ValueError(f"Unknown weighting rule {rule!r}; valid rules: {', '.join(WEIGHTING_RULES)}.")
+
+
+def teacher_weights(
+    teacher_probs: torch.Tensor,
+    rule: str,
+    labels: torch.Tensor | None = None,
+    *,
+    weight_temperature: float = 1.0,
+) -> torch.Tensor:
+    """Per-position teacher weights ``w_k(i) = softmax_k(s_k(i) / tau)``.
+
+    Args:
+        teacher_probs: ``(K, N, V)`` tempered teacher distributions at N masked positions.
+        rule: one of :data:`WEIGHTING_RULES` (``uniform``, ``max_prob``, ``entropy``, ``gold_prob``).
+        labels: ``(N,)`` gold token ids (needed by ``gold_prob``).
+        weight_temperature: tau > 0; small tau approaches picking the most confident teacher,
+            large tau approaches the uniform average.
+
+    Returns:
+        ``(K, N)`` weights, each column summing to 1.
+
+    Raises:
+        ValueError: unknown rule, tau <= 0, or ``gold_prob`` without labels.
+    """
+    check_weighting_rule(rule)
+    if not weight_temperature > 0:
+        raise ValueError(f"weight_temperature must be > 0, got {weight_temperature}.")
+    scores = WEIGHTING_RULES[rule](teacher_probs, labels)  # (K, N)
+    return torch.softmax(scores / weight_temperature, dim=0)
+
+
+def combine_teachers(
+    teacher_logits: Sequence[torch.Tensor] | torch.Tensor,
+    *,
+    rule: str,
+    temperature: float = 1.0,
+    weight_temperature: float = 1.0,
+    labels: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The confidence-weighted multi-teacher target ``q(i) = sum_k w_k(i) softmax(z_k(i) / T)``.
+
+    Args:
+        teacher_logits: K tensors ``(N, V)`` (or one ``(K, N, V)`` tensor) of teacher logits at
+            the same N masked positions.
+        rule, weight_temperature, labels: as :func:`teacher_weights`; the confidence scores are
+            computed on the teachers' own distributions ``softmax(z_k)`` (T = 1).
+        temperature: T > 0 applied to every teacher's logits for the target.
+
+    Returns:
+        ``(target_probs, weights)``: ``(N, V)`` float32 distributions and ``(K, N)`` weights.
+
+    Raises:
+        ValueError: no teachers, mismatched shapes, T <= 0, or the errors of :func:`teacher_weights`.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    if len(teacher_logits) == 0:
+        raise ValueError("combine_teachers needs at least one teacher.")
+    logits = teacher_logits if isinstance(teacher_logits, torch.Tensor) else torch.stack(list(teacher_logits))
+    logits = logits.float()
+    own_probs = torch.softmax(logits, dim=-1)  # (K, N, V) the teachers' confidence, T = 1
+    weights = teacher_weights(own_probs, rule, labels, weight_temperature=weight_temperature)  # (K, N)
+    teacher_probs = own_probs if temperature == 1.0 else torch.softmax(logits / temperature, dim=-1)
+    target_probs = (weights.unsqueeze(-1) * teacher_probs).sum(dim=0)  # (N, V)
+    return target_probs, weights
+
+
+class VocabularyMismatchError(ValueError):
+    """Teachers and student do not share one vocabulary."""
+
+
+def check_vocabularies(
+    student_tokenizer: PreTrainedTokenizerBase,
+    teacher_tokenizers: dict[str, PreTrainedTokenizerBase],
+    teacher_models: dict[str, PreTrainedModel] | None = None,
+) -> None:
+    """Check that every teacher shares the student's vocabulary (size and token strings).
+
+    Args:
+        student_tokenizer: the tokenizer the student (and the data) uses.
+        teacher_tokenizers: teacher name -> its tokenizer.
+        teacher_models: teacher name -> model; when given, its output layer must have at least
+            as many rows as the vocabulary has tokens.
+
+    Raises:
+        VocabularyMismatchError: naming the teacher, both vocabulary sizes, and the first
+            differing token.
+    """
+    student_vocab = student_tokenizer.get_vocab()
+    for name, tokenizer in teacher_tokenizers.items():
+        vocab = tokenizer.get_vocab()
+        if vocab != student_vocab:
+            differing = sorted(set(vocab.items()) ^ set(student_vocab.items()), key=lambda item: item[1])
+            example = f"; first difference: token {differing[0][0]!r} at id {differing[0][1]}" if differing else ""
+            raise VocabularyMismatchError(
+                f"Teacher {name!r} has a vocabulary of {len(vocab)} tokens but the student's has "
+                f"{len(student_vocab)}{example}. All teachers and the student must share one "
+                "tokenizer: use teachers trained with the same tokenizer."
+            )
+    for name, model in (teacher_models or {}).items():
+        rows = model.get_output_embeddings().weight.shape[0]
+        if rows < len(student_vocab):
+            raise VocabularyMismatchError(
+                f"Teacher {name!r} predicts over {rows} tokens but the vocabulary has {len(student_vocab)}."
+            )
+
+
+@dataclass
+class Teacher:
+    """A loaded teacher: its name (path or hub id), model (eval mode, frozen) and tokenizer."""
+
+    name: str
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+
+    @property
+    def label(self) -> str:
+        """Short name for logs and reports: ``x`` for a folder ``.../x/model``, else the name itself."""
+        path = Path(self.name)
+        return path.parent.name if path.name == "model" and path.parent.name else self.name
+
+
+def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu") -> list[Teacher]:
+    """Load teachers from local folders or hub ids, frozen in eval mode on ``device``.
+
+    Raises:
+        ValueError: an empty list.
+        FileNotFoundError / OSError: a teacher that cannot be found (see :func:`load_masked_lm`).
+    """
+    if not names:
+        raise ValueError("No teacher given: pass at least one teacher path or hub id.")
+    teachers = []
+    for name in names:
+        model = load_masked_lm(name, role=f"teacher {name!r}")
+        model.eval().requires_grad_(False).to(device)
+        teachers.append(Teacher(name=name, model=model, tokenizer=AutoTokenizer.from_pretrained(name)))
+    return teachers
+
+
+@torch.inference_mode()
+def _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature):
+    logits = [
+        masked_lm_logits(t.model, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
+        for t in teachers
+    ]
+    return combine_teachers(logits, rule=rule, temperature=temperature, weight_temperature=weight_temperature, labels=gold)
+
+
+def teacher_targets(
+    teachers: Sequence[Teacher],
+    batch: dict[str, torch.Tensor],
+    *,
+    rule: str,
+    temperature: float,
+    weight_temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the teachers (eval mode, ``torch.inference_mode``) on a masked batch and combine them.
+
+    Each teacher computes its output layer at the masked positions only.
+
+    Args:
+        batch: ``input_ids``, ``labels`` (``(B, T)``, -100 where not masked), optional
+            ``attention_mask`` and ``token_type_ids``.
+
+    Returns:
+        ``(target_probs (N, V), weights (K, N))`` as ordinary tensors usable in autograd.
+    """
+    masked = batch["labels"] != -100
+    gold = batch["labels"][masked]
+    target_probs, weights = _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature)
+    # Tensors made under inference_mode cannot be saved for backward; the student's loss saves
+    # the target, so hand out ordinary copies.
+    return target_probs.clone(), weights.clone()

@@ -1,0 +1,259 @@
+"""Multi-teacher MLM distillation through ``transformers.Trainer``.
+
+``MultiTeacherDistillationTrainer`` overrides ``compute_loss`` (teachers' combined target plus
+gold CE over masked positions), ``evaluate`` (MLM loss, perplexity and masked-token accuracy on
+a fixed masked split) and ``_save`` (checkpoints written with ``save_pretrained``). Everything
+else (gradient accumulation, schedules, mixed precision, checkpoint/resume with optimizer,
+scheduler and RNG state, multi-GPU with ``accelerate launch``, progress bars) is the Trainer's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, Trainer, TrainerState, TrainingArguments
+from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_utils import get_last_checkpoint
+
+from lexkd.losses import multi_teacher_mlm_loss
+from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
+from lexkd.mlm.teachers import WEIGHTING_RULES, Teacher, check_weighting_rule, teacher_targets
+
+CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
+"""Batch keys of cached teacher targets (see :class:`lexkd.mlm.cache.CachedTargetCollator`)."""
+
+
+@dataclass
+class DistillationArguments(TrainingArguments):
+    """``TrainingArguments`` plus the multi-teacher distillation settings.
+
+    Raises:
+        ValueError: (in ``__post_init__``) alpha outside [0, 1], a temperature <= 0, or an
+            unknown weighting rule.
+    """
+
+    alpha: float = field(
+        default=0.5,
+        metadata={"help": "Weight of the distillation term: loss = alpha * T^2 * KL(q || p_student^T) "
+                  "+ (1 - alpha) * CE(gold). In [0, 1]; 0 trains on gold labels only."},
+    )
+    temperature: float = field(
+        default=1.0, metadata={"help": "Softmax temperature T > 0 applied to teachers and student in the KD term."}
+    )
+    weighting: str = field(
+        default="entropy",
+        metadata={"help": f"Teacher weighting rule per masked position, one of: {', '.join(WEIGHTING_RULES)}."},
+    )
+    weight_temperature: float = field(
+        default=1.0,
+        metadata={"help": "Temperature tau > 0 of the softmax over teachers' confidence scores (small: "
+                  "trust the most confident teacher; large: plain average)."},
+    )
+    mlm_probability: float = field(
+        default=0.15, metadata={"help": "Share of tokens selected for prediction (80/10/10 masking), in (0, 1)."}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}.")
+        if not self.temperature > 0:
+            raise ValueError(f"--temperature must be > 0, got {self.temperature}.")
+        if not self.weight_temperature > 0:
+            raise ValueError(f"--weight_temperature must be > 0, got {self.weight_temperature}.")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ValueError(f"--mlm_probability must be in (0, 1), got {self.mlm_probability}.")
+        check_weighting_rule(self.weighting)
+
+
+def _inner_model(model: torch.nn.Module) -> PreTrainedModel:
+    return model.model if isinstance(model, MaskedPositionMLM) else model
+
+
+@torch.inference_mode()
+def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, desc: str = "Evaluating") -> dict[str, float]:
+    """MLM loss (nats per masked token), perplexity and masked-token accuracy of a masked LM.
+
+    Args:
+        model: an ``AutoModelForMaskedLM`` (or :class:`MaskedPositionMLM`); run in eval mode, the
+            output layer at masked positions only.
+        dataloader: batches with ``input_ids``, ``labels`` (-100 where not masked) and optional
+            ``attention_mask``/``token_type_ids``, e.g. from :func:`lexkd.data.collators.mask_once`.
+        accelerator: when given, batches are moved to its device and sums are gathered over
+            processes.
+
+    Returns:
+        ``{"loss", "perplexity", "accuracy", "masked_tokens"}``.
+
+    Raises:
+        ValueError: the dataloader holds no masked position.
+    """
+    inner = _inner_model(accelerator.unwrap_model(model) if accelerator is not None else model)
+    was_training = inner.training
+    inner.eval()
+    device = next(inner.parameters()).device
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
+    for batch in tqdm(dataloader, desc=desc, leave=False, disable=accelerator is not None and not accelerator.is_local_main_process):
+        batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        masked = batch["labels"] != -100
+        logits = masked_lm_logits(inner, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
+        gold = batch["labels"][masked]
+        totals[0] += torch.nn.functional.cross_entropy(logits.float(), gold, reduction="sum").double()
+        totals[1] += (logits.argmax(-1) == gold).sum()
+        totals[2] += gold.numel()
+    if accelerator is not None:
+        totals = accelerator.reduce(totals, reduction="sum")
+    inner.train(was_training)
+    loss_sum, correct, count = totals.tolist()
+    if count == 0:
+        raise ValueError("The evaluation set has no masked position to score.")
+    loss = loss_sum / count
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "accuracy": correct / count, "masked_tokens": int(count)}
+
+
+class MultiTeacherDistillationTrainer(Trainer):
+    """``Trainer`` for confidence-weighted multi-teacher MLM distillation (Wahle, arXiv 2301.08130).
+
+    Args:
+        model: the student wrapped in :class:`lexkd.models.masked_lm.MaskedPositionMLM`.
+        args: :class:`DistillationArguments`.
+        teachers: the loaded teachers, run at every step (may be empty when ``args.alpha == 0``
+            or when the targets come from a teacher cache).
+        cached_teachers: labels of the teachers behind a teacher cache
+            (:mod:`lexkd.mlm.cache`): the batches then carry the targets
+            (:data:`CACHED_TARGET_KEYS`, from :class:`lexkd.mlm.cache.CachedTargetCollator`)
+            and no teacher runs; the KD term is the top-k loss
+            :func:`lexkd.losses.sparse_kl_divergence`.
+        Other arguments as ``transformers.Trainer`` (``data_collator`` should be a
+        :class:`lexkd.data.collators.MaskedLMCollator`; the evaluation set pre-masked).
+
+    Logged per logging step: ``loss``, ``kd_loss``, ``mlm_loss`` and, for each teacher ``k``,
+    ``teacher_weight/<k>`` (its mean weight over the masked positions since the last log).
+
+    Raises:
+        ValueError: ``alpha > 0`` with neither teachers nor a cache, both at once, or a model
+            that is not a ``MaskedPositionMLM``.
+    """
+
+    # compute_loss divides by num_items_in_batch itself: the Trainer must not rescale.
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args, teachers: Sequence[Teacher] = (), cached_teachers: Sequence[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        # Makes the Trainer count masked positions over the accumulated batch (and processes) and
+        # pass them as num_items_in_batch; compute_loss divides by that count itself.
+        self.model_accepts_loss_kwargs = True
+        if not isinstance(self.model, MaskedPositionMLM):
+            raise ValueError("MultiTeacherDistillationTrainer needs the student wrapped in MaskedPositionMLM.")
+        if self.args.alpha > 0 and not (teachers or cached_teachers):
+            raise ValueError("alpha > 0 needs at least one teacher or a teacher cache; pass one or set alpha to 0.")
+        if teachers and cached_teachers:
+            raise ValueError("Pass either teachers (run at every step) or cached_teachers (a teacher cache), not both.")
+        self.teachers = list(teachers) if self.args.alpha > 0 else []
+        self.cached_teachers = list(cached_teachers) if self.args.alpha > 0 else []
+        for teacher in self.teachers:
+            teacher.model.eval().requires_grad_(False).to(self.args.device)
+        self._stats: dict[str, float] = {}
+        self._stats_steps = 0
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        if resume_from_checkpoint:
+            if resume_from_checkpoint is True:
+                resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+                if resume_from_checkpoint is None:
+                    raise FileNotFoundError(f"No checkpoint-* folder to resume from in {self.args.output_dir!r}.")
+            self._restore_batch_count(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def _restore_batch_count(self, checkpoint: str) -> None:
+        """Tell a seeded collator how many batches this process consumed before ``checkpoint``.
+
+        Its masks are seeded by batch index, so the resumed run masks as the uninterrupted one.
+        """
+        if getattr(self.data_collator, "seed", None) is None:
+            return
+        global_step = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json")).global_step
+        batches_per_epoch = len(self.get_train_dataloader())
+        accumulation = self.args.gradient_accumulation_steps
+        updates_per_epoch = max(math.ceil(batches_per_epoch / accumulation), 1)
+        epochs, updates = divmod(global_step, updates_per_epoch)
+        self.data_collator.batches_seen = epochs * batches_per_epoch + updates * accumulation
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        cached = {key: inputs.pop(key) for key in CACHED_TARGET_KEYS if key in inputs}
+        outputs = model(**inputs)  # {"logits": (N, V), "labels": (N,)}
+        target_probs = weights = None
+        if self.teachers:
+            target_probs, weights = teacher_targets(
+                self.teachers, inputs, rule=self.args.weighting, temperature=self.args.temperature,
+                weight_temperature=self.args.weight_temperature,
+            )
+            labels = [t.label for t in self.teachers]
+        elif self.cached_teachers and cached:
+            target_probs, weights, labels = cached["target_probs"], cached["teacher_weights"], self.cached_teachers
+        elif self.cached_teachers and model.training:
+            raise ValueError("The trainer was given a teacher cache but the batch carries no cached targets: "
+                             "use lexkd.mlm.cache.CachedTargetCollator on the cache's dataset.")
+        # (A pre-masked evaluation batch has no cached targets: it is scored on the gold tokens.)
+        if weights is not None and model.training:
+            self._accumulate({f"teacher_weight/{label}": w.mean().item() for label, w in zip(labels, weights, strict=True)})
+        loss, parts = multi_teacher_mlm_loss(
+            outputs["logits"], target_probs, outputs["labels"], alpha=self.args.alpha if target_probs is not None else 0.0,
+            temperature=self.args.temperature, num_items_in_batch=num_items_in_batch,
+            target_ids=cached.get("target_ids") if not self.teachers else None,
+            tail_mass=cached.get("tail_mass") if not self.teachers else None,
+        )
+        if model.training:
+            # Log per-token means of this micro-batch, whatever the loss's denominator.
+            scale = 1.0 if num_items_in_batch is None else float(num_items_in_batch) / max(outputs["labels"].numel(), 1)
+            self._accumulate({name: value.item() * scale for name, value in parts.items()})
+        if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+            # num_items_in_batch counts every process's masked tokens and DDP averages gradients
+            # over processes: scale back so the result is sum(all losses) / num_items.
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    def _accumulate(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self._stats[name] = self._stats.get(name, 0.0) + value
+        self._stats_steps += 1 if "mlm_loss" in values else 0
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._stats_steps:
+            logs.update({name: round(total / self._stats_steps, 6) for name, total in self._stats.items()})
+            self._stats, self._stats_steps = {}, 0
+        super().log(logs, start_time)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        dataloader = self.get_eval_dataloader(eval_dataset)
+        scores = evaluate_masked_lm(self.model, dataloader, accelerator=self.accelerator)
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        # Save the inner masked LM with save_pretrained (handles tied weights), so checkpoints
+        # load with AutoModelForMaskedLM.from_pretrained as well as resume.
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        if not self.args.should_save:
+            return
+        os.makedirs(output_dir, exist_ok=True)
+        _inner_model(self.accelerator.unwrap_model(self.model)).save_pretrained(output_dir)
+        if self.processing_class is not None:
+            self.processing_class.save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        # Checkpoints are save_pretrained folders: load them the same way (tied weights included)
+        # and copy strictly into the student, so a partial or mismatched checkpoint fails loudly.
+        inner = _inner_model(self.accelerator.unwrap_model(model if model is not None else self.model))
+        with torch.random.fork_rng(devices=[]):  # from_pretrained's init must not move the data-order RNG
+            loaded = type(inner).from_pretrained(resume_from_checkpoint)
+        inner.load_state_dict(loaded.state_dict(), strict=True)
+

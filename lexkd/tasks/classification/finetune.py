@@ -1,0 +1,525 @@
+"""Fine-tune and evaluate any checkpoint as a sequence classifier or regressor, run the classic
+baselines on the same data, and write the outputs of a run.
+
+:func:`finetune_classifier` loads any checkpoint with ``AutoModelForSequenceClassification``
+(lexkd's students are ``BertForPreTraining`` checkpoints: encoder and pooler load, the classifier
+layer is new; its teachers are ``BertForMaskedLM``: the pooler is new too; ``metrics.json``
+lists the new weights), tokenizes single texts or pairs (as pairs, with segment ids for BERT),
+trains with ``transformers.Trainer`` and ``DataCollatorWithPadding``, and evaluates every split
+other than ``train`` with the task's official metrics (:mod:`lexkd.tasks.glue.data`).
+:func:`evaluate_classic` does the same for the TF-IDF baselines (:mod:`lexkd.tasks.classification.classic`).
+
+:func:`write_run_outputs` writes, atomically:
+
+- ``OUTPUT_DIR/predictions.tsv``: ``split``, ``index``, ``label``, ``prediction`` (class names,
+  or scores for regression) and the texts;
+- ``OUTPUT_DIR/metrics.json``: model, task, data, metrics per split, sizes, times, settings and
+  the command. It is written after the predictions: a run with a ``metrics.json`` is complete;
+- ``RESULTS_ROOT/TASK/results.jsonl``: one row per (model label, data, training examples) over
+  every run on the task (a re-run replaces its row), and ``results.md``, the same as a table
+  regenerated at each write, best primary metric first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import datasets
+import numpy as np
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from lexkd.models.masked_lm import check_local_model, count_parameters, is_local_reference
+from lexkd.mlm.job import (
+    MetricsJsonlCallback,
+    save_model_atomically,
+    write_json_atomically,
+    write_text_atomically,
+)
+from lexkd.utils.reporting import plot_results, primary_value
+from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
+from lexkd.tasks.glue.data import TaskSpec, compute_metrics, get_task
+
+logger = logging.getLogger(__name__)
+RESULT_KEY = ("model", "data", "train_examples")
+
+
+@dataclass
+class RunResult:
+    """What a fine-tuning or baseline run gives.
+
+    ``metrics``: split -> metric -> value; ``predictions``: split -> ``(N,)`` class ids or scores,
+    in the split's order; ``details``: e.g. parameters, steps, training loss.
+    """
+
+    task: TaskSpec
+    model: str
+    kind: str  # "fine-tuned" or "classic"
+    metrics: dict[str, dict[str, float]]
+    predictions: dict[str, np.ndarray]
+    train_examples: int
+    eval_examples: dict[str, int]
+    train_time_s: float
+    eval_time_s: float
+    details: dict = field(default_factory=dict)
+
+
+def task_from_columns(text_columns: Sequence[str], dataset: datasets.Dataset, *, name: str = "custom") -> TaskSpec:
+    """A :class:`TaskSpec` for your own data, its labels read from ``dataset``'s ``label`` column.
+
+    A ``ClassLabel`` gives the names; float labels make a regression (Pearson, Spearman);
+    integer labels ``0..K-1`` get names ``"0".."K-1"``; classification uses accuracy and macro F1.
+
+    Raises:
+        ValueError: no ``label`` column, or negative integer labels.
+    """
+    if "label" not in dataset.column_names:
+        raise ValueError(f"No 'label' column; columns found: {', '.join(dataset.column_names)}.")
+    feature = dataset.features["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return TaskSpec(name, tuple(text_columns), tuple(feature.names), ("accuracy", "macro_f1"))
+    if feature.dtype.startswith("float"):
+        return TaskSpec(name, tuple(text_columns), None, ("pearson", "spearman"))
+    labels = np.asarray(dataset["label"])
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"Integer labels must be 0..K-1; found {labels.min()}.")
+    classes = max(2, int(labels.max()) + 1) if labels.size else 2
+    return TaskSpec(name, tuple(text_columns), tuple(str(i) for i in range(classes)), ("accuracy", "macro_f1"))
+
+
+def resolve_task(task_spec_or_columns, dataset_dict: datasets.DatasetDict) -> TaskSpec:
+    """A :class:`TaskSpec` from a spec, a task name, or a sequence of text column names
+    (:func:`task_from_columns` on the train split).
+
+    Raises:
+        ValueError: an unknown task, or text columns missing from a split.
+    """
+    if isinstance(task_spec_or_columns, TaskSpec | str):
+        spec = get_task(task_spec_or_columns)
+    else:
+        spec = task_from_columns(list(task_spec_or_columns), dataset_dict["train"])
+    for split, dataset in dataset_dict.items():
+        missing = [c for c in (*spec.text_columns, "label") if c not in dataset.column_names]
+        if missing:
+            raise ValueError(f"Split {split!r} lacks column(s) {', '.join(missing)}; found {', '.join(dataset.column_names)}.")
+    return spec
+
+
+def subsample(dataset_dict: datasets.DatasetDict, *, max_train_examples: int | None = None,
+              max_eval_examples: int | None = None, seed: int = 0) -> datasets.DatasetDict:
+    """At most ``max_train_examples`` random training examples and ``max_eval_examples`` of every
+    other split (drawn with ``seed``), for quick runs; ``None`` keeps a split whole.
+
+    Raises:
+        ValueError: a limit below 1.
+    """
+    output = {}
+    for split, dataset in dataset_dict.items():
+        limit = max_train_examples if split == "train" else max_eval_examples
+        if limit is not None and limit < 1:
+            raise ValueError(f"Example limits must be at least 1, got {limit}.")
+        small = limit is not None and limit < len(dataset)
+        output[split] = dataset.shuffle(seed=seed).select(range(limit)).flatten_indices() if small else dataset
+    return datasets.DatasetDict(output)
+
+
+FINETUNING_DEFAULTS = {"num_train_epochs": 3, "per_device_train_batch_size": 32, "per_device_eval_batch_size": 128,
+                       "learning_rate": 1e-4, "warmup_steps": 0.1, "weight_decay": 0.01, "eval_strategy": "no",
+                       "save_strategy": "no", "logging_steps": 50, "report_to": "none"}
+"""CPU-friendly ``TrainingArguments`` defaults of the fine-tuning scripts (every flag overrides them)."""
+
+
+def check_model_reference(name: str) -> None:
+    """Fail before any work on a misspelt baseline (a name starting with ``tfidf`` not in
+    :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`) or a local model folder with no saved model.
+
+    Raises:
+        ValueError: an unknown baseline, listing the valid ones. FileNotFoundError: see
+            :func:`lexkd.models.masked_lm.check_local_model`.
+    """
+    if name.startswith("tfidf") and name not in CLASSIC_MODELS:
+        raise ValueError(f"Unknown classic baseline {name!r}; valid: {', '.join(CLASSIC_MODELS)}.")
+    if name not in CLASSIC_MODELS:
+        check_local_model(name, role="model")
+
+
+def evaluation_splits(dataset_dict: datasets.DatasetDict) -> list[str]:
+    """Every split but ``train``, in order (``validation``, ``validation_mismatched``, ``test``)."""
+    return [split for split in dataset_dict if split != "train"]
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def _source(name: str):
+    check_local_model(name, role="model")
+    return Path(name).expanduser() if is_local_reference(name) else name
+
+
+def _hub_error(name: str, error: Exception) -> OSError:
+    return OSError(f"Could not load the model {name!r}: it is not a local folder and the hub did not serve it "
+                   f"({error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+                   "Give a local path, or check the id and network.")
+
+
+def load_classifier(model_name_or_path: str, task: TaskSpec | str, *,
+                    with_new_weights: bool = False) -> PreTrainedModel | tuple[PreTrainedModel, list[str]]:
+    """``AutoModelForSequenceClassification`` for the task from any checkpoint (folder or hub id).
+
+    ``num_labels`` and the label names come from the task; regression tasks get
+    ``problem_type="regression"`` (one output, MSE loss). From a ``BertForPreTraining``
+    checkpoint (lexkd's students) the encoder and pooler load and the classifier layer is new;
+    from a ``BertForMaskedLM`` (lexkd's teachers) the pooler is new too. New weights are
+    initialised from the current torch seed.
+
+    Returns:
+        the model, or ``(model, names of the newly initialised weights)`` with ``with_new_weights``.
+
+    Raises:
+        FileNotFoundError: a local path with no saved model (:func:`lexkd.models.masked_lm.check_local_model`).
+        OSError: a hub id that cannot be loaded.
+    """
+    spec, name = get_task(task), str(model_name_or_path)
+    kwargs = {"num_labels": spec.num_labels,
+              "problem_type": "regression" if spec.is_regression else "single_label_classification"}
+    if not spec.is_regression:
+        kwargs["id2label"] = dict(enumerate(spec.label_names))
+        kwargs["label2id"] = {label: i for i, label in enumerate(spec.label_names)}
+    source = _source(name)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True, **kwargs)
+    except OSError as error:
+        raise _hub_error(name, error) from None
+    return (model, sorted(info["missing_keys"])) if with_new_weights else model
+
+
+def load_tokenizer(model_name_or_path: str) -> PreTrainedTokenizerBase:
+    """The checkpoint's tokenizer (``AutoTokenizer``). Raises: FileNotFoundError, OSError as :func:`load_classifier`."""
+    name = str(model_name_or_path)
+    source = _source(name)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        raise _hub_error(name, error) from None
+
+
+def tokenize_dataset(dataset_dict: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, task: TaskSpec,
+                     *, max_seq_length: int = 128, segment_ids: bool | None = None) -> datasets.DatasetDict:
+    """``input_ids``, ``attention_mask`` (and ``token_type_ids``) plus ``label`` for every split.
+
+    Pairs are encoded as pairs (``tokenizer(first, second)``: ``[CLS] a [SEP] b [SEP]``),
+    truncated longest-first to ``max_seq_length`` tokens; padding is left to the collator.
+    ``segment_ids=True`` asks for ``token_type_ids`` (0 for a, 1 for b) even from tokenizers that
+    leave them out by default, as lexkd's own WordPiece tokenizers do; ``None`` keeps the
+    tokenizer's default.
+    """
+    def encode(batch):
+        return tokenizer(*[batch[column] for column in task.text_columns], truncation=True, max_length=max_seq_length,
+                         return_token_type_ids=segment_ids)
+
+    return dataset_dict.map(encode, batched=True, remove_columns=list(task.text_columns), desc="Tokenizing")
+
+
+def uses_segment_ids(model: PreTrainedModel) -> bool:
+    """Whether the model has a learned segment embedding (``type_vocab_size`` >= 2, as BERT)."""
+    return getattr(model.config, "type_vocab_size", 0) >= 2
+
+
+def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetDict, task_spec_or_columns,
+                        training_args: TrainingArguments, *, max_seq_length: int = 128,
+                        tokenizer: PreTrainedTokenizerBase | None = None, save_model: bool = False) -> RunResult:
+    """Fine-tune a checkpoint on ``dataset_dict["train"]`` and evaluate every other split.
+
+    Args:
+        model_name_or_path: a folder written by ``save_pretrained`` or a hub id.
+        dataset_dict: ``train`` plus evaluation splits, with the task's text columns and ``label``.
+        task_spec_or_columns: a :class:`TaskSpec`, a task name, or the text column names.
+        training_args: ``transformers.TrainingArguments`` (epochs/steps, batch size, learning
+            rate, seed, ...); logs go to ``OUTPUT_DIR/metrics.jsonl`` (replaced at each run).
+        save_model: also save the fine-tuned model and tokenizer to ``OUTPUT_DIR/model`` (atomically).
+
+    Returns:
+        a :class:`RunResult` with the official metrics and ``(N,)`` predictions of each split.
+
+    Raises:
+        FileNotFoundError, OSError: a model that cannot be loaded (:func:`load_classifier`).
+        ValueError: an unknown task, missing columns, no ``train`` split, or ``max_seq_length``
+            beyond the model's position embeddings.
+    """
+    if "train" not in dataset_dict:
+        raise ValueError(f"No 'train' split to fine-tune on; splits: {', '.join(dataset_dict)}.")
+    spec = resolve_task(task_spec_or_columns, dataset_dict)
+    tokenizer = tokenizer or load_tokenizer(model_name_or_path)
+    set_seed(training_args.seed)  # the new classifier layer's initialisation
+    model, new_weights = load_classifier(model_name_or_path, spec, with_new_weights=True)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is not None and max_seq_length > positions:
+        raise ValueError(f"max_seq_length {max_seq_length} exceeds the model's {positions} position embeddings.")
+    segment_ids = uses_segment_ids(model) or None  # BERT: pairs get segment ids 0/1
+    encoded = tokenize_dataset(dataset_dict, tokenizer, spec, max_seq_length=max_seq_length, segment_ids=segment_ids)
+    splits = evaluation_splits(dataset_dict)
+    log_path = Path(training_args.output_dir) / "metrics.jsonl"
+    log_path.unlink(missing_ok=True)
+    trainer = Trainer(model=model, args=training_args, train_dataset=encoded["train"],
+                      eval_dataset=encoded[splits[0]] if splits else None,
+                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                      compute_metrics=lambda output: compute_metrics(spec, output.predictions, output.label_ids),
+                      callbacks=[MetricsJsonlCallback(log_path)])
+    start = time.perf_counter()
+    trained = trainer.train()
+    train_time = time.perf_counter() - start
+    metrics, predictions = {}, {}
+    for split in splits:
+        logits = trainer.predict(encoded[split], metric_key_prefix=split).predictions  # (N, num_labels)
+        predictions[split] = logits[:, 0] if spec.is_regression else logits.argmax(-1)
+        metrics[split] = compute_metrics(spec, predictions[split], list(dataset_dict[split]["label"]))
+        logger.info("%s %s: %s", spec.name, split, metrics[split])
+    if save_model and trainer.is_world_process_zero():
+        save_model_atomically(trainer.model, tokenizer, Path(training_args.output_dir) / "model")
+    details = {"parameters": count_parameters(model), "steps": trainer.state.global_step,
+               "epochs": round(trainer.state.epoch or 0.0, 3), "train_loss": trained.training_loss,
+               "max_seq_length": max_seq_length, "segment_ids": bool(segment_ids), "new_weights": new_weights}
+    return RunResult(spec, str(model_name_or_path), "fine-tuned", metrics, predictions, len(dataset_dict["train"]),
+                     {s: len(dataset_dict[s]) for s in splits}, round(train_time, 2),
+                     round(time.perf_counter() - start - train_time, 2), details)
+
+
+def evaluate_classic(name: str, dataset_dict: datasets.DatasetDict, task_spec_or_columns, *, seed: int = 0) -> RunResult:
+    """Fit the classic baseline ``name`` on ``train`` and evaluate every other split, as
+    :func:`finetune_classifier` does (see :func:`lexkd.tasks.classification.classic.fit_classic`).
+
+    Raises:
+        ValueError: an unknown baseline or task, missing columns, no ``train`` split.
+    """
+    if "train" not in dataset_dict:
+        raise ValueError(f"No 'train' split to fit on; splits: {', '.join(dataset_dict)}.")
+    spec = resolve_task(task_spec_or_columns, dataset_dict)
+
+    def texts(split):
+        columns = [list(dataset_dict[split][c]) for c in spec.text_columns]
+        return columns[0], columns[1] if spec.is_pair else None
+
+    start = time.perf_counter()
+    first, second = texts("train")
+    model = fit_classic(name, first, list(dataset_dict["train"]["label"]), texts_b=second, regression=spec.is_regression,
+                        seed=seed)
+    train_time = time.perf_counter() - start
+    metrics, predictions = {}, {}
+    for split in evaluation_splits(dataset_dict):
+        predictions[split] = model.predict(*texts(split))
+        metrics[split] = compute_metrics(spec, predictions[split], list(dataset_dict[split]["label"]))
+    return RunResult(spec, name, "classic", metrics, predictions, len(dataset_dict["train"]),
+                     {s: len(dataset_dict[s]) for s in predictions}, round(train_time, 2),
+                     round(time.perf_counter() - start - train_time, 2),
+                     {"estimator": type(model.estimator).__name__, "vocabulary": {
+                         "word_ngrams": len(model.word_vectorizer.vocabulary_),
+                         "char_ngrams": len(model.char_vectorizer.vocabulary_)}})
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def model_label(model_name_or_path: str) -> str:
+    """A short name for results tables: the folder's name (its parent's when it is ``model``, as in
+    ``runs/quickstart/student-distilled/model``), or the hub id / baseline name as given."""
+    name = str(model_name_or_path).rstrip("/")
+    if not is_local_reference(name):
+        return name
+    path = Path(name).expanduser()
+    return path.parent.name if path.name == "model" and path.parent.name else path.name
+
+
+def predictions_tsv(result: RunResult, dataset_dict: datasets.DatasetDict) -> str:
+    """``split, index, label, prediction`` and the texts, one row per evaluated example (class
+    names for classification, scores with 4 decimals for regression)."""
+    spec = result.task
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(["split", "index", "label", "prediction", *spec.text_columns])
+
+    def show(value):
+        return f"{float(value):.4f}" if spec.is_regression else spec.label_names[int(value)]
+
+    for split, predicted in result.predictions.items():
+        columns = [list(dataset_dict[split][c]) for c in ("label", *spec.text_columns)]
+        for index, (guess, gold, *texts) in enumerate(zip(predicted, *columns, strict=True)):
+            writer.writerow([split, index, show(gold), show(guess), *texts])
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def locked(directory: Path, name: str = ".results.lock"):
+    """An exclusive lock on ``directory/name`` (where ``fcntl`` exists), so that runs
+    finishing at the same time do not drop each other's rows."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(directory / name, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sort_value(row: dict) -> float:
+    value = primary_value(row)
+    return math.inf if value is None else -value
+
+
+def _eval_examples_cell(count: int | dict[str, int] | None) -> str:
+    """``1,218``, or ``validation 872, test 1,821`` for counts per split; ``-`` when unknown."""
+    if count is None:
+        return "-"
+    if isinstance(count, dict):
+        return ", ".join(f"{split} {n:,}" for split, n in count.items())
+    return f"{count:,}"
+
+
+def results_markdown(rows: Sequence[dict], task: str) -> str:
+    """The results table of a task as Markdown: one row per run, best primary metric (on the
+    first evaluated split) first; metric columns are the union over rows, ``-`` where absent.
+    ``eval examples`` tells rows scored on different samples of a split apart."""
+    columns = []
+    for row in rows:
+        columns += [(s, m) for s, values in row["metrics"].items() for m in values if (s, m) not in columns]
+    header = ["model", "kind", "data", "train examples", "eval examples", *(f"{s} {m}" for s, m in columns),
+              "train time (s)", "wall time (s)", "date"]
+    lines = [f"# {task}: results", "",
+             f"Every model run on {task}, one row per (model, data, training examples); a re-run replaces its "
+             "row. Sorted by the primary metric of the first evaluated split, best first. "
+             "Rows: `results.jsonl`; each run's folder holds `metrics.json` and `predictions.tsv`.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in sorted(rows, key=_sort_value):
+        cells = [f"{row['metrics'][s][m]:.4f}" if m in row["metrics"].get(s, {}) else "-" for s, m in columns]
+        lines.append("| " + " | ".join([row["model"], row["kind"], row["data"], f"{row['train_examples']:,}",
+                                        _eval_examples_cell(row.get("eval_examples")), *cells,
+                                        f"{row['train_time_s']:.1f}", f"{row.get('wall_time_s') or 0:.1f}",
+                                        row["date"][:16]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
+    """Add ``row`` to ``task_dir/results.jsonl`` (replacing the row with the same model, data and
+    training examples) and regenerate ``results.md`` and the bar chart ``results.png``
+    (:func:`~lexkd.utils.reporting.plot_results`), all atomically and under a lock.
+
+    Returns:
+        all rows of the table.
+
+    Raises:
+        ValueError: a malformed line in an existing ``results.jsonl`` (line named).
+    """
+    task_dir = Path(task_dir)
+    path = task_dir / "results.jsonl"
+    with locked(task_dir):
+        rows = []
+        if path.is_file():
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                try:
+                    rows += [json.loads(line)] if line.strip() else []
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg}).") from None
+        key = tuple(row[k] for k in RESULT_KEY)
+        rows = [r for r in rows if tuple(r.get(k) for k in RESULT_KEY) != key] + [row]
+        write_text_atomically("".join(json.dumps(r) + "\n" for r in rows), path)
+        write_text_atomically(results_markdown(rows, row["task"]), task_dir / "results.md")
+        if any(primary_value(r) is not None for r in rows):
+            plot_results(rows, task_dir / "results.png", title=f"{row['task']}: results")
+    return rows
+
+
+def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, output_dir: str | os.PathLike, *,
+                      results_root: str | os.PathLike | None = None, label: str | None = None, data: str = "",
+                      command: str = "", wall_time_s: float | None = None, settings: dict | None = None) -> dict:
+    """Write ``predictions.tsv`` then ``metrics.json`` to ``output_dir`` and, with ``results_root``,
+    the task's row in ``results_root/TASK/results.jsonl`` and ``results.md`` (module docstring).
+
+    Args:
+        label: the model's name in the table (default :func:`model_label`).
+        data: where the data came from (e.g. ``"local: ../shared/data/glue"``), part of the row's key.
+        command, wall_time_s, settings: recorded in ``metrics.json`` and the row.
+
+    Returns:
+        the ``metrics.json`` content.
+    """
+    output_dir = Path(output_dir)
+    write_text_atomically(predictions_tsv(result, dataset_dict), output_dir / "predictions.tsv")
+    row = {"task": result.task.name, "model": label or model_label(result.model), "model_name_or_path": result.model,
+           "kind": result.kind, "data": data, "train_examples": result.train_examples,
+           "eval_examples": result.eval_examples, "primary_metric": result.task.primary_metric,
+           "metrics": result.metrics, "train_time_s": result.train_time_s, "eval_time_s": result.eval_time_s,
+           "wall_time_s": None if wall_time_s is None else round(wall_time_s, 2),
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "output_dir": str(output_dir),
+           "command": command}
+    report = {**row, "details": result.details, "settings": settings or {}}
+    write_json_atomically(report, output_dir / "metrics.json")
+    if results_root is not None:
+        update_results_table(Path(results_root) / result.task.name, row)
+    return report
+
+
+def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, training_args: TrainingArguments, *,
+                   source: str, results_root: str | os.PathLike, label: str | None = None,
+                   max_seq_length: int = 128, save_model: bool = False, command: str = "",
+                   start_time: float | None = None, settings: dict | None = None) -> dict | None:
+    """What the fine-tuning scripts do once their data are loaded: run the classic baseline
+    ``model`` (a name in :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`) or fine-tune the
+    checkpoint ``model``, then write the outputs (:func:`write_run_outputs`) and print a summary.
+
+    ``training_args.output_dir`` may hold ``{task}`` and ``{label}``, filled in here. ``settings``
+    are recorded with the run; the fine-tuning hyper-parameters are added for checkpoints.
+
+    Returns:
+        the ``metrics.json`` content, or None in processes other than the first (they write nothing).
+
+    Raises:
+        as :func:`evaluate_classic` and :func:`finetune_classifier`.
+    """
+    from lexkd.tasks.classification.classic import CLASSIC_MODELS
+
+    label = label or model_label(model)
+    output_dir = training_args.output_dir.replace("{task}", task.name).replace("{label}", label.replace("/", "--"))
+    settings = {"seed": training_args.seed, **(settings or {})}
+    if model in CLASSIC_MODELS:
+        result = evaluate_classic(model, data, task, seed=training_args.seed)
+    else:
+        training_args = dataclasses.replace(training_args, output_dir=output_dir)
+        result = finetune_classifier(model, data, task, training_args, max_seq_length=max_seq_length,
+                                     save_model=save_model)
+        settings.update(max_seq_length=max_seq_length, learning_rate=training_args.learning_rate,
+                        num_train_epochs=training_args.num_train_epochs, max_steps=training_args.max_steps,
+                        batch_size=training_args.per_device_train_batch_size,
+                        warmup_steps=training_args.warmup_steps, weight_decay=training_args.weight_decay)
+    if not training_args.should_save:  # with several processes, the first one writes the outputs
+        return None
+    wall = None if start_time is None else time.perf_counter() - start_time
+    report = write_run_outputs(result, data, output_dir, results_root=results_root, label=label, data=source,
+                               command=command, wall_time_s=wall, settings=settings)
+    print(json.dumps({"task": task.name, "model": label, "data": source, "metrics": report["metrics"],
+                      "wall_time_s": report["wall_time_s"]}, indent=2))
+    print(f"Outputs in {output_dir}; results table {Path(results_root) / task.name / 'results.md'}")
+    return report
