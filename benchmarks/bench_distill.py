@@ -23,9 +23,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import BertTokenizerFast
-
-from lexkd.utils.cli import parse_args, run_cli
 from harness import (
     METHODS,
     BenchConfig,
@@ -34,16 +31,13 @@ from harness import (
     summarize,
     write_summary,
 )
-from lexkd.mlm.job import (
-    TeacherSpec,
-    load_split_corpus,
-    prepare_mlm_data,
-    train_teacher,
-    write_text_atomically,
-)
+from transformers import BertTokenizerFast
+
 from lexkd.mlm.cache import META_NAME
-from lexkd.data.tokenization import save_atomically
+from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.utils.io import save_pretrained_atomically, write_text_atomically
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BENCH_TEACHERS = (TeacherSpec("teacher-a", layers=4, hidden_size=256, heads=4, seed=1),
@@ -79,7 +73,7 @@ def prepare(args: BenchArguments, root: Path):
         raise FileNotFoundError(f"No vocabulary file at {args.vocab_file!r}: pass --vocab_file.")
     tokenizer_dir = root / "tokenizer"
     if not (tokenizer_dir / "tokenizer_config.json").is_file():
-        save_atomically(BertTokenizerFast(vocab=args.vocab_file, do_lower_case=True), tokenizer_dir)
+        save_pretrained_atomically(BertTokenizerFast(vocab=args.vocab_file, do_lower_case=True), tokenizer_dir)
     tokenizer = BertTokenizerFast.from_pretrained(tokenizer_dir)
     entries = sum(1 for line in open(args.vocab_file, encoding="utf-8") if line.strip())
     if len(tokenizer) != entries:

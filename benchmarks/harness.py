@@ -37,9 +37,13 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback
 
 from lexkd.losses import multi_teacher_mlm_loss
-from lexkd.models.masked_lm import MaskedPositionMLM
 from lexkd.mlm.teachers import combine_teachers
-from lexkd.mlm.trainer import CACHED_TARGET_KEYS, DistillationArguments, MultiTeacherDistillationTrainer
+from lexkd.mlm.trainer import (
+    CACHED_TARGET_KEYS,
+    DistillationArguments,
+    MultiTeacherDistillationTrainer,
+)
+from lexkd.models.masked_lm import MaskedPositionMLM
 
 METHODS = ("floor", "hf_full_head", "online", "cached", "naive", "textbrewer")
 
@@ -205,8 +209,8 @@ def run_method(name: str, config: BenchConfig, steps: int) -> dict:
     """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from lexkd.mlm.job import evaluate_model
     from lexkd.mlm.cache import TeacherCache
+    from lexkd.mlm.job import evaluate_model
     from lexkd.mlm.teachers import load_teachers
 
     if name not in METHODS:
@@ -358,7 +362,7 @@ def markdown(summary: dict) -> str:
 
 def write_summary(summary: dict, output_dir: Path) -> None:
     """``bench.json`` and ``bench.md`` in ``output_dir``, each written atomically."""
-    from lexkd.mlm.job import write_json_atomically, write_text_atomically
+    from lexkd.utils.io import write_json_atomically, write_text_atomically
 
     write_json_atomically(summary, output_dir / "bench.json")
     write_text_atomically(markdown(summary), output_dir / "bench.md")

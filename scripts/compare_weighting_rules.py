@@ -21,18 +21,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
-from lexkd.mlm.job import (
-    args_with,
-    make_student,
-    prepare_job,
-    train_masked_lm,
-    write_json_atomically,
-    write_text_atomically,
-)
-from lexkd.utils.reporting import markdown_table, mean_of, plot_learning_curves, read_metrics
+from lexkd.mlm.job import args_with, make_student, prepare_job, train_masked_lm
 from lexkd.mlm.teachers import WEIGHTING_RULES, check_weighting_rule
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
+from lexkd.utils.io import write_json_atomically, write_text_atomically
+from lexkd.utils.reporting import markdown_table, mean_of, plot_learning_curves, read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pretrain_multiteacher import DEFAULTS  # noqa: E402  (same settings as the main job)

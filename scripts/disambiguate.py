@@ -18,8 +18,8 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from lexkd.utils.cli import parse_args, run_cli
 from lexkd.tasks.wsd.lmgc import LMGCSystem, disambiguate
+from lexkd.utils.cli import parse_args, run_cli
 
 
 @dataclass

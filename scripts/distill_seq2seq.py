@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-from lexkd.utils.cli import parse_args, run_cli
 from lexkd.models.masked_lm import check_local_model
+from lexkd.models.seq2seq import load_seq2seq_tokenizer
 from lexkd.seq2seq.job import (
     NLGDataArguments,
     NLGModelArguments,
@@ -58,8 +58,8 @@ from lexkd.seq2seq.trainer import (
     Seq2SeqDistillationTrainer,
     args_with,
 )
-from lexkd.mlm.job import save_model_atomically
-from lexkd.models.seq2seq import load_seq2seq_tokenizer
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.utils.io import save_model_atomically
 
 # CPU-friendly defaults; every flag overrides them. {output_root} and {label} are filled in.
 DEFAULTS = {"output_dir": "{output_root}/{label}", "per_device_train_batch_size": 32, "learning_rate": 5e-4,

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from lexkd.utils.cli import parse_args, run_cli
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
@@ -56,6 +55,7 @@ from lexkd.tasks.classification.finetune import (
 )
 from lexkd.tasks.plagiarism.data import MACHINE_PARAPHRASE_ENCODING
 from lexkd.tasks.plagiarism.tasks import TASKS, get_plagiarism_task, load_plagiarism_data
+from lexkd.utils.cli import parse_args, run_cli
 
 
 @dataclass

@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer, TrainingArguments
 
-from lexkd.utils.cli import parse_args, run_cli
-from lexkd.mlm.job import write_json_atomically
 from lexkd.tasks.wsd.baselines import BASELINES
-from lexkd.tasks.wsd.raganato import default_key_file, read_raganato, write_key_file
 from lexkd.tasks.wsd.lmgc import LMGCSystem, load_lmgc_model
+from lexkd.tasks.wsd.raganato import default_key_file, read_raganato, write_key_file
 from lexkd.tasks.wsd.scoring import score
+from lexkd.utils.cli import parse_args, run_cli
+from lexkd.utils.io import write_json_atomically
 
 
 @dataclass

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from lexkd.utils.cli import parse_args, run_cli
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
@@ -48,6 +47,7 @@ from lexkd.tasks.classification.finetune import (
     subsample,
 )
 from lexkd.tasks.glue.data import TASKS, get_task, load_task_data
+from lexkd.utils.cli import parse_args, run_cli
 
 
 @dataclass

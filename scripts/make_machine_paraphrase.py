@@ -29,9 +29,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from lexkd.utils.cli import parse_args, run_cli
 from lexkd.data.corpora import SEPARATORS, load_corpus
 from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
+from lexkd.utils.cli import parse_args, run_cli
 
 
 @dataclass

@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from lexkd.tasks.wsd.raganato import convert_semcor_naf
+from lexkd.utils.paths import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_input() -> Path:
-    """``$LEXKD_SHARED_DATA`` (or ``../shared/data``) + ``wsd/semcor3.0_naf.tar.xz``."""
-    shared = Path(os.environ.get("LEXKD_SHARED_DATA") or ROOT.parent / "shared" / "data")
-    return shared / "wsd" / "semcor3.0_naf.tar.xz"
+    """``wsd/semcor3.0_naf.tar.xz`` in the shared data folder (``$LEXKD_SHARED_DATA`` or ``../shared/data``)."""
+    return shared_data_dir("wsd", "semcor3.0_naf.tar.xz")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer
 
-from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
 from lexkd.lexical.glosses import candidate_groups
 from lexkd.lexical.lmgc_m import (
     LexicalPretrainingArguments,
@@ -41,11 +40,12 @@ from lexkd.lexical.lmgc_m import (
     nsp_head,
     train_lexical,
 )
-from lexkd.models.masked_lm import check_local_model, load_masked_lm
 from lexkd.mlm.job import load_split_corpus, resume_checkpoint
-from lexkd.tasks.wsd.raganato import default_key_file, read_raganato
-from lexkd.tasks.wsd.lmgc import sample_groups
 from lexkd.mlm.teachers import check_vocabularies, load_teachers
+from lexkd.models.masked_lm import check_local_model, load_masked_lm
+from lexkd.tasks.wsd.lmgc import sample_groups
+from lexkd.tasks.wsd.raganato import default_key_file, read_raganato
+from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
 
 
 @dataclass

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
+from lexkd.mlm.cache import TeacherCache
 from lexkd.mlm.job import (
     args_with,
     evaluate_teachers,
@@ -35,9 +35,10 @@ from lexkd.mlm.job import (
     make_student,
     prepare_job,
     train_masked_lm,
-    write_json_atomically,
-    write_text_atomically,
 )
+from lexkd.mlm.trainer import DistillationArguments
+from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
+from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import (
     mean_of,
     multiteacher_report,
@@ -45,8 +46,6 @@ from lexkd.utils.reporting import (
     read_metrics,
     result_row,
 )
-from lexkd.mlm.cache import TeacherCache
-from lexkd.mlm.trainer import DistillationArguments
 
 
 @dataclass

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
 from lexkd.data.corpora import flatten
-from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
 from lexkd.data.tokenization import load_or_train_tokenizer
+from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
 
 
 @dataclass

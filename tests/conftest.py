@@ -31,10 +31,17 @@ def tokenizer(texts):
     return train_wordpiece_tokenizer(texts, vocab_size=120, min_frequency=1)
 
 
+# The shared data folder is found as lexkd finds it (lexkd.utils.paths.shared_data_dir); fix it
+# once here, relative to the repository, so that a test changing the working directory does not move it.
+os.environ.setdefault("LEXKD_SHARED_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data folder beside the project (``LEXKD_SHARED_DATA``, default ``../shared/data``)."""
-    path = Path(os.environ.get("LEXKD_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    from lexkd.utils.paths import shared_data_dir
+
+    path = shared_data_dir()
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set LEXKD_SHARED_DATA)")
     return path

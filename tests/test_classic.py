@@ -7,7 +7,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.svm import LinearSVC
 
-from lexkd.tasks.classification.classic import CLASSIC_MODELS, PAIR_FEATURE_NAMES, fit_classic, pair_features
+from lexkd.tasks.classification.classic import (
+    CLASSIC_MODELS,
+    PAIR_FEATURE_NAMES,
+    fit_classic,
+    pair_features,
+)
 
 POSITIVE = ["good film", "great movie", "a good story", "great acting", "good and great", "a great film"]
 NEGATIVE = ["bad film", "awful movie", "a bad story", "awful acting", "bad and awful", "an awful film"]

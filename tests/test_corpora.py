@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import sys
 import tarfile
@@ -23,9 +22,10 @@ from lexkd.data.corpora import (
     load_corpus,
     split_documents,
 )
+from lexkd.utils.paths import shared_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LEXKD_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = shared_data_dir()
 TEXT = SHARED / "text"
 
 

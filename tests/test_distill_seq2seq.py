@@ -6,9 +6,9 @@ import pytest
 from conftest import make_texts, run_named_script, save_tiny_bert
 from transformers import BertConfig, BertForPreTraining
 
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.seq2seq import pseudo_targets
 from lexkd.seq2seq.job import NLGDataArguments, eval_only_label, load_data
-from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 
 def run_script(argv):

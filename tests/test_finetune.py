@@ -13,7 +13,6 @@ from PIL import Image
 from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
-from lexkd.utils.reporting import plot_results
 from lexkd.tasks.classification.finetune import (
     evaluate_classic,
     finetune_classifier,
@@ -27,6 +26,7 @@ from lexkd.tasks.classification.finetune import (
     write_run_outputs,
 )
 from lexkd.tasks.glue.data import TASKS, TaskSpec
+from lexkd.utils.reporting import plot_results
 
 GOOD = ["the big dog ran", "a big red tree", "the young cat sat", "the big house", "a green tree", "the big river"]
 BAD = ["the old dog sat", "a small bank", "the old cat", "a small mat", "the old red house", "a small bird"]

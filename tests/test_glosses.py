@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.lexical.glosses import (
     candidate_groups,
     format_gloss,
@@ -14,7 +15,6 @@ from lexkd.lexical.glosses import (
 )
 from lexkd.lexical.wordnet import Sense
 from lexkd.tasks.wsd.raganato import WSDCorpus, WSDInstance, WSDSentence, WSDToken
-from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 # The real WSD data classes, under short names.
 Token, Sentence, Instance, Corpus = WSDToken, WSDSentence, WSDInstance, WSDCorpus

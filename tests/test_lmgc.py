@@ -10,6 +10,7 @@ from conftest import run_named_script
 from test_glosses import FakeWordNet, make_corpus
 from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, TrainingArguments
 
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.lexical.glosses import NoSensesError, candidate_groups, tokenize_pairs
 from lexkd.lexical.lmgc_m import (
     LexicalPretrainingArguments,
@@ -19,10 +20,9 @@ from lexkd.lexical.lmgc_m import (
     nsp_head,
     train_lexical,
 )
+from lexkd.mlm.teachers import Teacher
 from lexkd.models.masked_lm import count_parameters
 from lexkd.tasks.wsd.lmgc import LMGCSystem, NSPScorer, disambiguate, get_scorer, load_lmgc_model
-from lexkd.mlm.teachers import Teacher
-from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 TEXTS = (["he sat on the bank of the river and the dog ran to the house with money"] * 5
          + ['the " river " bank : sloping land beside a river , a place that keeps money , a long ridge or pile'] * 5

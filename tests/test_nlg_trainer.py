@@ -7,14 +7,14 @@ from conftest import make_texts
 from transformers import DataCollatorForSeq2Seq
 
 from lexkd.losses import PAPER_SAMPLE_SOURCE
+from lexkd.models.seq2seq import build_bert2bert
+from lexkd.seq2seq.data import tokenize_pairs
 from lexkd.seq2seq.trainer import (
     METHODS,
     Seq2SeqDistillationArguments,
     Seq2SeqDistillationTrainer,
     student_turn,
 )
-from lexkd.models.seq2seq import build_bert2bert
-from lexkd.seq2seq.data import tokenize_pairs
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,11 @@ import datasets
 import numpy as np
 import pytest
 
+from lexkd.tasks.classification.readers import (
+    parse_column_mapping,
+    read_archive_members,
+    read_delimited,
+)
 from lexkd.tasks.glue import data as nlu
 from lexkd.tasks.glue.data import (
     MRPC_DEV_SIZE,
@@ -24,7 +29,6 @@ from lexkd.tasks.glue.data import (
     load_local,
     load_task_data,
 )
-from lexkd.tasks.classification.readers import parse_column_mapping, read_archive_members, read_delimited
 
 # --------------------------------------------------------------------------- metrics against hand-computed values
 

@@ -13,6 +13,7 @@ from conftest import run_named_script
 from sklearn.metrics import accuracy_score, f1_score
 from test_plagiarism import DOCUMENTS, FakeWordNet
 
+from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
 from lexkd.tasks.plagiarism.tasks import (
     TASKS,
     corpus_identity,
@@ -22,7 +23,6 @@ from lexkd.tasks.plagiarism.tasks import (
     load_plagiarism_data,
     same_corpus,
 )
-from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = "the a cat dog bird sat ran on under mat house tree river bank red green small big old young".split()

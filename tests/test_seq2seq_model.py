@@ -20,6 +20,8 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
+from lexkd.data.tokenization import train_wordpiece_tokenizer
+from lexkd.mlm.teachers import VocabularyMismatchError
 from lexkd.models.seq2seq import (
     GenerationSettings,
     build_bert2bert,
@@ -29,8 +31,6 @@ from lexkd.models.seq2seq import (
     load_seq2seq,
     set_special_tokens,
 )
-from lexkd.mlm.teachers import VocabularyMismatchError
-from lexkd.data.tokenization import train_wordpiece_tokenizer
 
 
 @pytest.fixture(scope="module")

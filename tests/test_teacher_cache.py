@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from conftest import make_texts, save_tiny_bert
 from transformers import DataCollatorForLanguageModeling
 
+from lexkd.data.tokenization import tokenize_texts, train_wordpiece_tokenizer
 from lexkd.losses import kl_divergence_from_probs, multi_teacher_mlm_loss, sparse_kl_divergence
-from lexkd.models.masked_lm import MaskedPositionMLM, build_student
 from lexkd.mlm.cache import (
     BUILD_NAME,
     META_NAME,
@@ -25,8 +25,12 @@ from lexkd.mlm.cache import (
     mask_sequence,
 )
 from lexkd.mlm.teachers import load_teachers, teacher_targets
-from lexkd.data.tokenization import tokenize_texts, train_wordpiece_tokenizer
-from lexkd.mlm.trainer import CACHED_TARGET_KEYS, DistillationArguments, MultiTeacherDistillationTrainer
+from lexkd.mlm.trainer import (
+    CACHED_TARGET_KEYS,
+    DistillationArguments,
+    MultiTeacherDistillationTrainer,
+)
+from lexkd.models.masked_lm import MaskedPositionMLM, build_student
 
 # Settings of the module's cache: non-default temperatures, so that mix-ups show (a small weight
 # temperature, because the tiny random teachers are almost equally (un)confident).

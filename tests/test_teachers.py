@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lexkd.models.masked_lm import build_student, load_masked_lm, masked_lm_logits
+from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.mlm.teachers import (
     VocabularyMismatchError,
     check_vocabularies,
@@ -11,7 +11,7 @@ from lexkd.mlm.teachers import (
     load_teachers,
     teacher_weights,
 )
-from lexkd.data.tokenization import train_wordpiece_tokenizer
+from lexkd.models.masked_lm import build_student, load_masked_lm, masked_lm_logits
 
 # Two teachers, two masked positions, vocabulary of 3; gold tokens 0 and 2.
 PROBS = torch.tensor(

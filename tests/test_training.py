@@ -9,10 +9,10 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from lexkd.models.masked_lm import build_student
 from lexkd.mlm.job import prepare_mlm_data, train_masked_lm
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.models.masked_lm import build_student
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import pretrain_multiteacher  # noqa: E402

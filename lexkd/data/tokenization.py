@@ -8,8 +8,6 @@ tokenizer is trained on the corpus with the ``tokenizers`` library and saved as 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
@@ -25,6 +23,8 @@ from tokenizers import (
     trainers,
 )
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from lexkd.utils.io import save_pretrained_atomically
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -72,26 +72,6 @@ def train_wordpiece_tokenizer(
     )
 
 
-def save_atomically(obj, directory: str | os.PathLike) -> Path:
-    """``obj.save_pretrained`` into a temporary sibling folder, then rename it to ``directory``.
-
-    A crash mid-write leaves no folder at ``directory`` that looks complete. An existing
-    ``directory`` is replaced.
-    """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        obj.save_pretrained(tmp)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return directory
-
-
 def load_or_train_tokenizer(
     directory: str | os.PathLike, texts: Iterable[str], *, vocab_size: int = 8192
 ) -> tuple[PreTrainedTokenizerBase, bool]:
@@ -104,7 +84,7 @@ def load_or_train_tokenizer(
     if (directory / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(directory), False
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
-    save_atomically(tokenizer, directory)
+    save_pretrained_atomically(tokenizer, directory)
     return AutoTokenizer.from_pretrained(directory), True
 
 

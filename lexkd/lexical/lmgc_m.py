@@ -41,10 +41,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lexkd.data.collators import MaskedLMCollator, mask_once
 from lexkd.data.corpora import flatten
-from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
-from lexkd.mlm.teachers import Teacher
 from lexkd.data.tokenization import tokenize_texts
+from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer
+from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,8 @@ def train_lexical(
         FileNotFoundError: ``resume`` with no checkpoint; FileExistsError: an interrupted run's folder.
         RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
     """
-    from lexkd.mlm.job import MetricsJsonlCallback, save_model_atomically, write_json_atomically
+    from lexkd.mlm.job import MetricsJsonlCallback
+    from lexkd.utils.io import save_model_atomically, write_json_atomically
 
     wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP head
     output_dir = Path(args.output_dir)
@@ -315,7 +316,7 @@ def _measure(model, tokenizer, held_out, dev, when: str, *, max_length: int, wor
 
 def _write_report(output_dir: Path, args: LexicalPretrainingArguments, teachers: Sequence[Teacher], results: dict,
                   config: dict) -> None:
-    from lexkd.mlm.job import write_text_atomically
+    from lexkd.utils.io import write_text_atomically
     from lexkd.utils.reporting import markdown_table, plot_learning_curves, read_metrics
 
     before, after = results["mlm_before"], results["mlm_after"]

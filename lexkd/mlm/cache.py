@@ -45,10 +45,10 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
-from lexkd.utils.fingerprints import dataset_fingerprint, model_fingerprint, tokenizer_fingerprint
-from lexkd.models.masked_lm import masked_lm_logits
-from lexkd.mlm.job import write_json_atomically
 from lexkd.mlm.teachers import Teacher, check_weighting_rule, combine_teachers
+from lexkd.models.masked_lm import masked_lm_logits
+from lexkd.utils.fingerprints import dataset_fingerprint, model_fingerprint, tokenizer_fingerprint
+from lexkd.utils.io import atomic_directory, write_json_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool
     elif output.is_dir() and any(output.iterdir()) and not build_path.is_file():
         raise TeacherCacheError(f"{output} exists and is not a teacher cache: choose an empty or new --output_dir.")
     (output / "shards").mkdir(parents=True, exist_ok=True)
-    for leftover in (output / "shards").glob(".tmp-*"):  # shards an interrupted build left half-written
+    for leftover in (output / "shards").glob(".*"):  # shards an interrupted build left half-written
         logger.info("Removing the incomplete shard %s", leftover.name)
         shutil.rmtree(leftover)
     write_json_atomically(record, build_path)
@@ -314,11 +314,10 @@ def build_teacher_cache(
 def _write_shard(columns: dict, features: datasets.Features, folder: Path, name: str) -> None:
     """Write one shard under a temporary name with its row counts, then rename it into place."""
     shard = datasets.Dataset.from_dict(columns, features=features)
-    tmp = folder / f".tmp-{name}-{os.getpid()}"
-    shard.save_to_disk(str(tmp))
-    stats = {"rows": len(shard), "masked_positions": int(sum(len(g) for g in columns["gold_ids"]))}
-    (tmp / "lexkd_shard.json").write_text(json.dumps(stats))
-    os.replace(tmp, folder / name)
+    with atomic_directory(folder / name) as tmp:
+        shard.save_to_disk(str(tmp))
+        stats = {"rows": len(shard), "masked_positions": int(sum(len(g) for g in columns["gold_ids"]))}
+        (tmp / "lexkd_shard.json").write_text(json.dumps(stats))
 
 
 def _finish(output: Path, config: dict, blocks, build_time_s: float) -> dict:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,29 +29,21 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from lexkd.data.collators import MaskedLMCollator, mask_once
 from lexkd.data.corpora import flatten, load_corpus, split_documents
-from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.data.tokenization import tokenize_texts
 from lexkd.mlm.teachers import Teacher
-from lexkd.data.tokenization import save_atomically, tokenize_texts
-from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer, evaluate_masked_lm
+from lexkd.mlm.trainer import (
+    DistillationArguments,
+    MultiTeacherDistillationTrainer,
+    evaluate_masked_lm,
+)
+from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.utils.io import (
+    save_model_atomically,
+    write_json_atomically,
+    write_text_atomically,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def write_text_atomically(text: str, path: str | os.PathLike) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (usual file mode)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(handle.name, 0o666 & ~umask)  # NamedTemporaryFile creates files private (0600)
-    os.replace(handle.name, path)
-
-
-def write_json_atomically(obj, path: str | os.PathLike) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`write_text_atomically`)."""
-    write_text_atomically(json.dumps(obj, indent=2, default=str), path)
 
 
 @dataclass
@@ -268,25 +259,6 @@ def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: S
     write_text_atomically("\n".join(lines), output_dir / "report.md")
 
 
-def save_model_atomically(model, tokenizer, directory: str | os.PathLike) -> Path:
-    """Save a model and its tokenizer into one folder with ``save_pretrained``, atomically.
-
-    The folder appears complete or not at all (see :func:`lexkd.data.tokenization.save_atomically`).
-    """
-    return save_atomically(_ModelAndTokenizer(model, tokenizer), directory)
-
-
-class _ModelAndTokenizer:
-    """Saves a model and its tokenizer into one folder (for :func:`save_atomically`)."""
-
-    def __init__(self, model, tokenizer):
-        self.model, self.tokenizer = model, tokenizer
-
-    def save_pretrained(self, directory):
-        self.model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-
-
 def is_complete_model(directory: str | os.PathLike) -> bool:
     """True when ``directory`` holds a finished ``model/`` folder (config, weights, tokenizer)."""
     directory = Path(directory)
@@ -339,8 +311,8 @@ def train_teacher(
         lexkd.mlm.teachers.VocabularyMismatchError: a finished teacher exists there but was trained
             with another tokenizer (delete the folder, or point --output_dir elsewhere).
     """
-    from lexkd.models.masked_lm import build_student
     from lexkd.mlm.teachers import check_vocabularies
+    from lexkd.models.masked_lm import build_student
 
     model_dir = Path(args.output_dir) / "model"
     if is_complete_model(model_dir):
@@ -390,9 +362,9 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     """
     from transformers import AutoTokenizer
 
-    from lexkd.models.masked_lm import check_local_model
-    from lexkd.mlm.teachers import check_vocabularies, load_teachers
     from lexkd.data.tokenization import load_or_train_tokenizer
+    from lexkd.mlm.teachers import check_vocabularies, load_teachers
+    from lexkd.models.masked_lm import check_local_model
 
     root = Path(train_args.output_dir)
     if teacher_cache is not None and teacher_args.teachers:

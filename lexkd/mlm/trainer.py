@@ -21,8 +21,8 @@ from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
 from lexkd.losses import multi_teacher_mlm_loss
-from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
 from lexkd.mlm.teachers import WEIGHTING_RULES, Teacher, check_weighting_rule, teacher_targets
+from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
 
 CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
 """Batch keys of cached teacher targets (see :class:`lexkd.mlm.cache.CachedTargetCollator`)."""

@@ -36,8 +36,8 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
-from lexkd.models.masked_lm import check_local_model, is_local_reference
 from lexkd.mlm.teachers import VocabularyMismatchError, check_vocabularies
+from lexkd.models.masked_lm import check_local_model, is_local_reference
 
 logger = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ import datasets
 from transformers import PreTrainedTokenizerBase
 
 from lexkd.lexical.wordnet import WordNet, get_wordnet
+from lexkd.utils.paths import shared_data_dir
 
 SHAKESPEARE_DIRECTIONS = ("modern2original", "original2modern")
 SHAKESPEARE_SPLITS = {"train": "train", "valid": "valid", "validation": "valid"}
@@ -106,11 +107,8 @@ def load_parallel_files(
 
 
 def default_shakespeare_dir() -> Path:
-    """``$LEXKD_SHARED_DATA/nlg/shakespeare``, else ``../shared/data/nlg/shakespeare`` beside the
-    repository (the folder that holds the ``lexkd`` package)."""
-    if os.environ.get("LEXKD_SHARED_DATA"):
-        return Path(os.environ["LEXKD_SHARED_DATA"]) / "nlg" / "shakespeare"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nlg" / "shakespeare"
+    """``nlg/shakespeare`` in the shared data folder (:func:`lexkd.utils.paths.shared_data_dir`)."""
+    return shared_data_dir("nlg", "shakespeare")
 
 
 def load_shakespeare(

@@ -28,11 +28,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from lexkd.utils.fingerprints import model_fingerprint
 from lexkd.losses import PAPER_SAMPLE_SOURCE
-from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer, args_with
-from lexkd.mlm.job import save_model_atomically, write_json_atomically
-from lexkd.seq2seq.pseudo_targets import load_or_generate
 from lexkd.models.seq2seq import (
     GenerationSettings,
     build_bert2bert,
@@ -40,9 +36,17 @@ from lexkd.models.seq2seq import (
     load_seq2seq,
     load_seq2seq_tokenizer,
 )
-from lexkd.tasks.classification.finetune import subsample, update_results_table
 from lexkd.seq2seq.data import load_nlg_data, tokenize_pairs
 from lexkd.seq2seq.metrics import GenerationEvaluator, copy_baseline_scores
+from lexkd.seq2seq.pseudo_targets import load_or_generate
+from lexkd.seq2seq.trainer import (
+    Seq2SeqDistillationArguments,
+    Seq2SeqDistillationTrainer,
+    args_with,
+)
+from lexkd.tasks.classification.finetune import subsample, update_results_table
+from lexkd.utils.fingerprints import model_fingerprint
+from lexkd.utils.io import save_model_atomically, write_json_atomically
 
 logger = logging.getLogger(__name__)
 

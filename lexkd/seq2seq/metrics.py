@@ -28,7 +28,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedTokenizerBase
 
-from lexkd.mlm.job import write_json_atomically, write_text_atomically
+from lexkd.utils.io import write_json_atomically, write_text_atomically
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 

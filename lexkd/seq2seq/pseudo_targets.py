@@ -20,8 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,10 +28,9 @@ import datasets
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lexkd.utils.fingerprints import tokenizer_fingerprint
-from lexkd.mlm.job import write_json_atomically
 from lexkd.models.seq2seq import GenerationSettings, generate_targets
-from lexkd.tasks.classification.finetune import locked
+from lexkd.utils.fingerprints import tokenizer_fingerprint
+from lexkd.utils.io import atomic_directory, file_lock, write_json_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +171,7 @@ def load_or_generate(
     key = cache_key(teacher_fingerprint, tokenizer, settings, sources, max_source_length=max_source_length)
     cache_dir = Path(cache_dir)
     folder = cache_dir / f"{teacher_label}-{_key_digest(key)}"
-    with locked(cache_dir, name=f".{folder.name}.lock"):
+    with file_lock(cache_dir, name=f".{folder.name}.lock"):
         cached = read_cache(folder, key)
         if cached is not None:
             logger.info("Pseudo-targets read from %s (%d rows)", folder, len(cached))
@@ -184,8 +181,7 @@ def load_or_generate(
             teacher, tokenizer, sources, settings, max_source_length=max_source_length, batch_size=batch_size
         )
         dataset = datasets.Dataset.from_dict(columns)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache_dir))
-        try:
+        with atomic_directory(folder) as tmp:
             dataset.save_to_disk(str(tmp))
             meta = {
                 "key": key, "num_rows": len(dataset), "teacher_label": teacher_label,
@@ -193,11 +189,5 @@ def load_or_generate(
                 "seconds": round(time.perf_counter() - started, 1),
             }
             write_json_atomically(meta, tmp / META_NAME)  # written last: marks the folder complete
-            if folder.exists():
-                shutil.rmtree(folder)  # an incomplete folder from an older layout
-            os.replace(tmp, folder)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
         logger.info("Pseudo-targets generated in %.0f s and stored in %s", meta["seconds"], folder)
         return datasets.load_from_disk(str(folder)), folder

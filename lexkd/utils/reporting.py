@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+
+from lexkd.utils.io import write_atomically
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,14 +80,11 @@ def plot_learning_curves(runs: Mapping[str, Sequence[dict]], path: str | os.Path
 
 
 def _save_figure(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` to the PNG ``path`` atomically (a temporary file renamed) and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".png", delete=False) as handle:
-        fig.savefig(handle.name, dpi=110)
-    plt.close(fig)
-    os.replace(handle.name, path)
-    return path
+    """Write ``fig`` to the PNG ``path`` atomically and close it."""
+    try:
+        return write_atomically(path, lambda handle: fig.savefig(handle, format="png", dpi=110), binary=True)
+    finally:
+        plt.close(fig)
 
 
 def primary_value(row: Mapping[str, object]) -> float | None:

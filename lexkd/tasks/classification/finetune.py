@@ -22,7 +22,6 @@ other than ``train`` with the task's official metrics (:mod:`lexkd.tasks.glue.da
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import io
@@ -49,16 +48,17 @@ from transformers import (
     set_seed,
 )
 
+from lexkd.mlm.job import MetricsJsonlCallback
 from lexkd.models.masked_lm import check_local_model, count_parameters, is_local_reference
-from lexkd.mlm.job import (
-    MetricsJsonlCallback,
+from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
+from lexkd.tasks.glue.data import TaskSpec, compute_metrics, get_task
+from lexkd.utils.io import (
+    file_lock,
     save_model_atomically,
     write_json_atomically,
     write_text_atomically,
 )
 from lexkd.utils.reporting import plot_results, primary_value
-from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
-from lexkd.tasks.glue.data import TaskSpec, compute_metrics, get_task
 
 logger = logging.getLogger(__name__)
 RESULT_KEY = ("model", "data", "train_examples")
@@ -367,24 +367,6 @@ def predictions_tsv(result: RunResult, dataset_dict: datasets.DatasetDict) -> st
     return buffer.getvalue()
 
 
-@contextlib.contextmanager
-def locked(directory: Path, name: str = ".results.lock"):
-    """An exclusive lock on ``directory/name`` (where ``fcntl`` exists), so that runs
-    finishing at the same time do not drop each other's rows."""
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(directory / name, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _sort_value(row: dict) -> float:
     value = primary_value(row)
     return math.inf if value is None else -value
@@ -435,7 +417,7 @@ def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
     """
     task_dir = Path(task_dir)
     path = task_dir / "results.jsonl"
-    with locked(task_dir):
+    with file_lock(task_dir, ".results.lock"):
         rows = []
         if path.is_file():
             for number, line in enumerate(path.read_text().splitlines(), 1):

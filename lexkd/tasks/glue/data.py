@@ -62,6 +62,7 @@ from lexkd.tasks.classification.readers import (
     read_json_records,
     read_records,
 )
+from lexkd.utils.paths import shared_data_dir
 
 GLUE_HUB_NAME = "nyu-mll/glue"
 ARCHIVE_NAME = "subsets_mnli_qqp_qnli_snli_and_more.tar.xz"
@@ -308,13 +309,10 @@ LOCAL_FILES: dict[str, dict[str, tuple[LocalFile, ...]]] = {
 
 
 def default_glue_dir() -> Path:
-    """``$LEXKD_GLUE_DIR``, else ``$LEXKD_SHARED_DATA/glue``, else ``../shared/data/glue`` beside the
-    repository (the folder that holds the ``lexkd`` package)."""
+    """``$LEXKD_GLUE_DIR``, else ``glue`` in the shared data folder (:func:`lexkd.utils.paths.shared_data_dir`)."""
     if os.environ.get("LEXKD_GLUE_DIR"):
         return Path(os.environ["LEXKD_GLUE_DIR"])
-    if os.environ.get("LEXKD_SHARED_DATA"):
-        return Path(os.environ["LEXKD_SHARED_DATA"]) / "glue"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "glue"
+    return shared_data_dir("glue")
 
 
 def _archive_hint(task: str, members: list[str]) -> str:

@@ -307,7 +307,7 @@ def _spin_paragraphs(paragraphs, ratio, seed, wordnet, max_candidates, stats) ->
 
 
 class _CorpusFolder:
-    """Writes the corpus into a folder (``save_pretrained`` for ``save_atomically``)."""
+    """Writes the corpus into a folder (``save_pretrained`` for ``save_pretrained_atomically``)."""
 
     def __init__(self, sides: dict[str, list[_Paragraph]], manifest: dict):
         self.sides, self.manifest = sides, manifest
@@ -421,9 +421,9 @@ def write_machine_paraphrase_corpus(
                 "max_paragraphs_per_document": max_paragraphs_per_document, "max_candidates": max_candidates}
     manifest = _manifest(sides, {"train": train_ids, "test": test_ids}, settings, stats, not_latin1)
     # Imported here: lexkd.data.tokenization imports transformers, which spinning and reading do not need.
-    from lexkd.data.tokenization import save_atomically
+    from lexkd.utils.io import save_pretrained_atomically
 
-    save_atomically(_CorpusFolder(sides, manifest), out_dir)
+    save_pretrained_atomically(_CorpusFolder(sides, manifest), out_dir)
     return manifest
 
 

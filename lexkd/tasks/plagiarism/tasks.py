@@ -51,6 +51,7 @@ from lexkd.tasks.plagiarism.data import (
     split_by_group,
 )
 from lexkd.tasks.plagiarism.spinning import MANIFEST_NAME
+from lexkd.utils.paths import shared_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,6 @@ def get_plagiarism_task(task: str) -> TaskSpec:
     if key not in TASKS:
         raise ValueError(f"Unknown task {task!r}; valid tasks: {', '.join(TASKS)}.")
     return TASKS[key]
-
-
-def shared_data_dir() -> Path:
-    """``$LEXKD_SHARED_DATA``, else ``../shared/data`` beside the repository (the folder that holds
-    the ``lexkd`` package)."""
-    if os.environ.get("LEXKD_SHARED_DATA"):
-        return Path(os.environ["LEXKD_SHARED_DATA"])
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def default_pan_dir() -> Path:

@@ -11,12 +11,12 @@ strictly, :func:`write_key_file` writes one atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+
+from lexkd.utils.io import write_atomically
 
 __all__ = [
     "INSTANCE_POS",
@@ -31,8 +31,6 @@ __all__ = [
 
 #: The parts of speech an instance may have (WordNet's open classes, universal tags).
 INSTANCE_POS = ("NOUN", "VERB", "ADJ", "ADV")
-_UMASK = os.umask(0o022)  # read the process umask once (os.umask can only read by setting)
-os.umask(_UMASK)
 
 
 class WSDFormatError(ValueError):
@@ -121,26 +119,6 @@ def _existing(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
-def _write_atomically(path: str | os.PathLike, write: Callable[[IO[str]], None]) -> None:
-    """Run ``write`` on a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with handle:
-            write(handle)
-        # NamedTemporaryFile creates the file 0600; give it the usual umask-based mode.
-        os.chmod(handle.name, 0o666 & ~_UMASK)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-# --------------------------------------------------------------------------- key files
-
-
 def read_key_file(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
     """Read a key file: one ``instance_id key1 [key2 ...]`` line per instance.
 
@@ -193,4 +171,4 @@ def write_key_file(answers: Mapping[str, str | Sequence[str]], path: str | os.Pa
         ValueError: an id without keys, or an id or key that is empty or holds whitespace.
     """
     lines = [" ".join([iid, *_answer_keys(iid, value)]) + "\n" for iid, value in answers.items()]
-    _write_atomically(path, lambda handle: handle.writelines(lines))
+    write_atomically(path, lambda handle: handle.writelines(lines))

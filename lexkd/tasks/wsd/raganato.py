@@ -44,10 +44,10 @@ from lexkd.tasks.wsd.corpus import (
     WSDSentence,
     WSDToken,
     _existing,
-    _write_atomically,
     read_key_file,
     write_key_file,
 )
+from lexkd.utils.io import write_atomically
 
 __all__ = [
     "INSTANCE_POS",
@@ -292,7 +292,7 @@ def write_raganato(corpus: WSDCorpus, data_xml: str | os.PathLike,
             handle.write(ET.tostring(_text_element(text_id, sentences), encoding="unicode") + "\n")
         handle.write("</corpus>\n")
 
-    _write_atomically(data_xml, write_data)
+    write_atomically(data_xml, write_data)
     if gold_key is not None:
         write_key_file({x.id: x.gold_keys for x in corpus.instances}, gold_key)
 
@@ -451,7 +451,7 @@ def convert_semcor_naf(archive_or_folder: str | os.PathLike, data_xml: str | os.
         raise FileNotFoundError(f"SemCor source {str(source)!r} does not exist; give the "
                                 "semcor3.0_naf.tar.xz archive or a folder of .naf files")
     stats, reasons, unknown, pos_counts = Counter(), Counter(), Counter(), Counter()
-    _write_atomically(data_xml, lambda data: _write_semcor(
+    write_atomically(data_xml, lambda data: _write_semcor(
         source, data, gold_key, checker, stats, reasons, unknown, pos_counts))
     repaired = {"syntactic_marker": reasons.pop("repaired_syntactic_marker", 0)}
     return {**{k: stats[k] for k in ("documents", "sentences", "tokens", "instances")},
