@@ -89,6 +89,7 @@ from typing import Any
 from lexkd.data.text import (
     _TEXT_CLEANERS,
     SEPARATORS,
+    Document,
     _clean,
     _decode,
     _is_wikitext,
@@ -108,7 +109,6 @@ __all__ = [
     "split_documents",
 ]
 
-Document = list[str]
 
 _ACCEPTED = (
     "'wordnet', 'hf:NAME' (a Hugging Face dataset), or a path to a .txt or .jsonl file, "

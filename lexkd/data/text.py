@@ -13,10 +13,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from lexkd.data.corpora import Document
+Document = list[str]
+"""A document: its paragraphs or lines, in order (a corpus is a ``list[Document]``)."""
 
 SEPARATORS: tuple[str, ...] = ("auto", "line", "blank_line", "file", "wikitext")
 
