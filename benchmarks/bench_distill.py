@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,22 +25,17 @@ from pathlib import Path
 from harness import (
     METHODS,
     BenchConfig,
-    build_cache_in_process,
+    prepare,
     run_in_process,
     summarize,
     write_summary,
 )
-from transformers import BertTokenizerFast
 
 from lexkd.mlm.cache import META_NAME
-from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
-from lexkd.mlm.trainer import DistillationArguments
 from lexkd.utils.cli import parse_args, run_cli
-from lexkd.utils.io import save_pretrained_atomically, write_text_atomically
+from lexkd.utils.paths import shared_data_dir
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-BENCH_TEACHERS = (TeacherSpec("teacher-a", layers=4, hidden_size=256, heads=4, seed=1),
-                  TeacherSpec("teacher-b", layers=2, hidden_size=256, heads=4, seed=2))
+SHARED = shared_data_dir()
 
 
 @dataclass
@@ -65,48 +59,6 @@ class BenchArguments:
     warmup: int = field(default=5, metadata={"help": "Untimed steps at the start of each method."})
     window: int = field(default=10, metadata={"help": "Steps per timed window (throughput = median over windows)."})
     seed: int = field(default=0, metadata={"help": "Seed of the student's initialisation, the batch order and the masks."})
-
-
-def prepare(args: BenchArguments, root: Path):
-    """Tokenizer, data, teachers and cache of the benchmark (reused when already in ``root``)."""
-    if not Path(args.vocab_file).is_file():
-        raise FileNotFoundError(f"No vocabulary file at {args.vocab_file!r}: pass --vocab_file.")
-    tokenizer_dir = root / "tokenizer"
-    if not (tokenizer_dir / "tokenizer_config.json").is_file():
-        save_pretrained_atomically(BertTokenizerFast(vocab=args.vocab_file, do_lower_case=True), tokenizer_dir)
-    tokenizer = BertTokenizerFast.from_pretrained(tokenizer_dir)
-    entries = sum(1 for line in open(args.vocab_file, encoding="utf-8") if line.strip())
-    if len(tokenizer) != entries:
-        raise ValueError(f"The tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens but {args.vocab_file} lists "
-                         f"{entries}: delete {tokenizer_dir} and run again.")
-    train_docs, val_docs = load_split_corpus(args.corpus, validation_fraction=0.02, seed=42, max_documents=args.max_documents)
-    data = prepare_mlm_data(train_docs, val_docs, tokenizer, max_seq_length=args.max_seq_length, max_eval_sequences=512)
-    for name, split in (("train", data.train), ("eval", data.validation)):
-        if not (root / name / "dataset_info.json").is_file():
-            shutil.rmtree(root / f".{name}.tmp", ignore_errors=True)
-            split.save_to_disk(str(root / f".{name}.tmp"))
-            (root / f".{name}.tmp").replace(root / name)
-    teachers = []
-    for spec in BENCH_TEACHERS:
-        teacher_args = DistillationArguments(
-            output_dir=str(root / "teachers" / spec.name), max_steps=args.teacher_steps, per_device_train_batch_size=32,
-            learning_rate=5e-4, warmup_steps=50, logging_steps=50, save_steps=200, save_total_limit=1,
-            report_to="none", use_cpu=True, alpha=0.0)
-        folder, _ = train_teacher(spec, tokenizer, data, teacher_args)
-        teachers.append(str(folder))
-    build_path, meta_path = root / "cache_build.json", root / "cache" / META_NAME
-    wanted = {"top_k": args.top_k, "num_maskings": args.num_maskings, "masking_seed": args.seed}
-    built = json.loads(meta_path.read_text())["config"] if meta_path.is_file() else None
-    stale = built is not None and any(built.get(key) != value for key, value in wanted.items())
-    if stale:
-        logging.info("Rebuilding %s: it was built with %s, this run asks for %s", root / "cache",
-                     {key: built.get(key) for key in wanted}, wanted)
-    if built is None or stale or not build_path.is_file():
-        build = build_cache_in_process(teachers=teachers, tokenizer=str(tokenizer_dir), train_dir=str(root / "train"),
-                                       cache_dir=str(root / "cache"), top_k=args.top_k, num_maskings=args.num_maskings,
-                                       weighting="entropy", temperature=1.0, seed=args.seed, overwrite=stale)
-        write_text_atomically(json.dumps(build), build_path)
-    return tokenizer_dir, teachers, data, json.loads(build_path.read_text())
 
 
 def main(argv=None) -> int:

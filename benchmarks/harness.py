@@ -26,6 +26,8 @@ resident memory (``ru_maxrss``) is its own.
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import resource
 import statistics
 import tempfile
@@ -34,9 +36,11 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback
+from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, Trainer, TrainerCallback
 
 from lexkd.losses import multi_teacher_mlm_loss
+from lexkd.mlm.cache import META_NAME
+from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
 from lexkd.mlm.teachers import combine_teachers
 from lexkd.mlm.trainer import (
     CACHED_TARGET_KEYS,
@@ -44,6 +48,7 @@ from lexkd.mlm.trainer import (
     MultiTeacherDistillationTrainer,
 )
 from lexkd.models.masked_lm import MaskedPositionMLM
+from lexkd.utils.io import atomic_directory, save_pretrained_atomically, write_text_atomically
 
 METHODS = ("floor", "hf_full_head", "online", "cached", "naive", "textbrewer")
 
@@ -323,7 +328,7 @@ def build_cache_in_process(**kwargs) -> dict:
 
 
 def summarize(results: list[dict], cache_meta: dict, build: dict) -> dict:
-    """Ratios to the floor, the cache's size, and the issue's four targets (met or not)."""
+    """Ratios to the floor, the cache's size, and the benchmark's four targets (met or not)."""
     by = {r["method"]: r for r in results}
     floor = by["floor"]["masked_tokens_per_s"]
     for r in results:
@@ -367,3 +372,59 @@ def write_summary(summary: dict, output_dir: Path) -> None:
     write_json_atomically(summary, output_dir / "bench.json")
     write_text_atomically(markdown(summary), output_dir / "bench.md")
 
+
+BENCH_TEACHERS = (TeacherSpec("teacher-a", layers=4, hidden_size=256, heads=4, seed=1),
+                  TeacherSpec("teacher-b", layers=2, hidden_size=256, heads=4, seed=2))
+
+
+def prepare(args, root: Path):
+    """Tokenizer, data, teachers and cache of the benchmark (reused when already in ``root``).
+
+    Args:
+        args: the script's ``BenchArguments`` (vocab_file, corpus, max_documents, max_seq_length,
+            teacher_steps, top_k, num_maskings, seed).
+        root: the benchmark's folder.
+
+    Returns:
+        ``(tokenizer_dir, teacher folders, MLMData, the cache build's record)``.
+
+    Raises:
+        FileNotFoundError: no vocabulary file; ValueError: a kept tokenizer of another size.
+    """
+    if not Path(args.vocab_file).is_file():
+        raise FileNotFoundError(f"No vocabulary file at {args.vocab_file!r}: pass --vocab_file.")
+    tokenizer_dir = root / "tokenizer"
+    if not (tokenizer_dir / "tokenizer_config.json").is_file():
+        save_pretrained_atomically(BertTokenizerFast(vocab=args.vocab_file, do_lower_case=True), tokenizer_dir)
+    tokenizer = BertTokenizerFast.from_pretrained(tokenizer_dir)
+    entries = sum(1 for line in open(args.vocab_file, encoding="utf-8") if line.strip())
+    if len(tokenizer) != entries:
+        raise ValueError(f"The tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens but {args.vocab_file} lists "
+                         f"{entries}: delete {tokenizer_dir} and run again.")
+    train_docs, val_docs = load_split_corpus(args.corpus, validation_fraction=0.02, seed=42, max_documents=args.max_documents)
+    data = prepare_mlm_data(train_docs, val_docs, tokenizer, max_seq_length=args.max_seq_length, max_eval_sequences=512)
+    for name, split in (("train", data.train), ("eval", data.validation)):
+        if not (root / name / "dataset_info.json").is_file():
+            with atomic_directory(root / name) as tmp:
+                split.save_to_disk(str(tmp))
+    teachers = []
+    for spec in BENCH_TEACHERS:
+        teacher_args = DistillationArguments(
+            output_dir=str(root / "teachers" / spec.name), max_steps=args.teacher_steps, per_device_train_batch_size=32,
+            learning_rate=5e-4, warmup_steps=50, logging_steps=50, save_steps=200, save_total_limit=1,
+            report_to="none", use_cpu=True, alpha=0.0)
+        folder, _ = train_teacher(spec, tokenizer, data, teacher_args)
+        teachers.append(str(folder))
+    build_path, meta_path = root / "cache_build.json", root / "cache" / META_NAME
+    wanted = {"top_k": args.top_k, "num_maskings": args.num_maskings, "masking_seed": args.seed}
+    built = json.loads(meta_path.read_text())["config"] if meta_path.is_file() else None
+    stale = built is not None and any(built.get(key) != value for key, value in wanted.items())
+    if stale:
+        logging.info("Rebuilding %s: it was built with %s, this run asks for %s", root / "cache",
+                     {key: built.get(key) for key in wanted}, wanted)
+    if built is None or stale or not build_path.is_file():
+        build = build_cache_in_process(teachers=teachers, tokenizer=str(tokenizer_dir), train_dir=str(root / "train"),
+                                       cache_dir=str(root / "cache"), top_k=args.top_k, num_maskings=args.num_maskings,
+                                       weighting="entropy", temperature=1.0, seed=args.seed, overwrite=stale)
+        write_text_atomically(json.dumps(build), build_path)
+    return tokenizer_dir, teachers, data, json.loads(build_path.read_text())
