@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
-from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -34,7 +33,6 @@ from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import (
     DistillationArguments,
     MultiTeacherDistillationTrainer,
-    evaluate_masked_lm,
 )
 from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
 from lexkd.utils.io import (
@@ -42,6 +40,7 @@ from lexkd.utils.io import (
     write_json_atomically,
     write_text_atomically,
 )
+from lexkd.utils.model_card import model_card
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +106,11 @@ class MetricsJsonlCallback(TrainerCallback):
 
 
 def evaluate_model(model, dataset: datasets.Dataset, tokenizer, *, batch_size: int = 64, desc: str = "Evaluating") -> dict:
-    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset."""
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=MaskedLMCollator(tokenizer))
-    return evaluate_masked_lm(model, loader, desc=desc)
+    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset
+    (:class:`lexkd.mlm.evaluation.MaskedLMEvaluator`)."""
+    from lexkd.mlm.evaluation import MaskedLMEvaluator
+
+    return MaskedLMEvaluator(dataset, tokenizer, batch_size=batch_size, desc=desc)(model)
 
 
 def resume_checkpoint(output_dir: str | os.PathLike) -> str:
@@ -203,11 +204,42 @@ def train_masked_lm(
     if trainer.is_world_process_zero():
         model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
                               "teachers": teacher_names}
-        save_model_atomically(model, tokenizer, output_dir / "model")
+        card = masked_lm_card(output_dir.name, args, teacher_names, results, data, extra_config)
+        save_model_atomically(model, tokenizer, output_dir / "model", model_card=card)
         write_json_atomically(results, output_dir / "eval_results.json")
         _write_run_report(output_dir, args, teacher_names, results)
     trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
+
+
+def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[str], results: dict, data: MLMData,
+                   extra_config: dict | None = None) -> str:
+    """The model card (``model/README.md``) of a student or teacher trained by :func:`train_masked_lm`."""
+    extra = extra_config or {}
+    student = extra.get("student") or {}
+    corpus = (extra.get("corpus") or {}).get("corpus", "-")
+    if student.get("student"):
+        base = str(student["student"])
+    elif student:
+        base = (f"random initialisation, BERT {student.get('student_layers')} layers x {student.get('student_hidden_size')} "
+                "(no pretrained weights)")
+    else:
+        base = extra.get("base_model")
+    training = {"objective": "multi-teacher distillation (Wahle, arXiv 2301.08130)" if teachers else "MLM on gold tokens only"}
+    if teachers:
+        training.update({"weighting rule": args.weighting, "weight temperature (tau)": args.weight_temperature,
+                         "alpha": args.alpha, "temperature (T)": args.temperature})
+    training.update({"steps": results.get("steps"), "batch size per device": args.per_device_train_batch_size,
+                     "learning rate": args.learning_rate, "masking probability": args.mlm_probability,
+                     "corpus": corpus, **data.stats, "seed": args.seed})
+    shown = {"held-out MLM loss": results.get("loss"), "perplexity": results.get("perplexity"),
+             "masked-token accuracy": results.get("accuracy"), "masked tokens": results.get("masked_tokens"),
+             "parameters": results.get("parameters")}
+    return model_card(name, summary=f"A masked language model trained by lexkd ({training['objective']}).",
+                      base_model=base, teachers=teachers, training=training, results=shown, tags=["fill-mask"],
+                      pipeline_tag="fill-mask",
+                      result_notes="Held-out MLM loss in nats per masked token on the job's held-out documents, "
+                                   "with fixed masks (the same for every model of the job).")
 
 
 def is_interrupted(output_dir: str | os.PathLike) -> bool:
