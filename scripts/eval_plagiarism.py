@@ -5,9 +5,12 @@ Two tasks (Wahle et al., JCDL 2021 and iConference 2022), both scored with macro
 
 - ``pairs``: is the suspicious sentence a plagiarised paraphrase of the source sentence? Data
   (``--data``): the PAN-2010 pairs of Madnani et al. (2012), a folder or file prefix (default
-  ``$LEXKD_SHARED_DATA/paraphrase/pan_plagiarism_pairs``, i.e. ``../shared/data/...``): its
-  ``train`` split minus ``--test_fraction`` of its source sentences (``--split_seed``), reported on
-  that held-out part, so that no source sentence is on both sides. Or MSRP with its own split:
+  ``$LEXKD_SHARED_DATA/paraphrase/pan_plagiarism_pairs``, i.e. ``../shared/data/...``). A folder
+  holding PAN's own test files (``pan-test_s1.txt``, ``pan-test_s2.txt``, ``pan-test.labels``) is
+  trained on all of ``train`` and reported on them; otherwise (the shared copy has only ``train``)
+  on ``train`` minus ``--test_fraction`` of its source sentences (``--split_seed``), reported on
+  that held-out part, so that no source sentence is on both sides. The log and ``metrics.json``
+  (``settings.test_split``) say which. Or MSRP with its own split:
   ``--data msrp:TRAIN_FILE,TEST_FILE`` (``--data msrp``: the shared copy).
 - ``machine-paraphrase``: is this paragraph original or machine-paraphrased? Data: folders in the
   layout of Zenodo record 3608000 (``og/``, ``mg/``), e.g. written by
@@ -46,15 +49,20 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from lexkd.data.sampling import subsample
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
     run_and_report,
-    subsample,
 )
 from lexkd.tasks.plagiarism.data import MACHINE_PARAPHRASE_ENCODING
-from lexkd.tasks.plagiarism.tasks import TASKS, get_plagiarism_task, load_plagiarism_data
+from lexkd.tasks.plagiarism.tasks import (
+    TASKS,
+    get_plagiarism_task,
+    load_plagiarism_data,
+    pairs_test_split,
+)
 from lexkd.utils.cli import parse_args, run_cli
 
 
@@ -66,7 +74,8 @@ class PlagiarismArguments:
     data: str | None = field(default=None, metadata={
         "help": "--task pairs: a folder of PAN pair files (pan-train_s1.txt, pan-train_s2.txt, pan-train.labels) or "
                 "their prefix (default: $LEXKD_SHARED_DATA/paraphrase/pan_plagiarism_pairs, else "
-                "../shared/data/...), split here by source sentence; or msrp:TRAIN_FILE,TEST_FILE (MSRP's own "
+                "../shared/data/...): tested on PAN's own pan-test_* files when the folder holds them, else on a "
+                "split carved here from train by source sentence; or msrp:TRAIN_FILE,TEST_FILE (MSRP's own "
                 "split; 'msrp' alone: the shared copy)."})
     train_corpus: str | None = field(default=None, metadata={
         "help": "--task machine-paraphrase: the training corpus, a folder in the Zenodo 3608000 layout (og/, mg/), "
@@ -79,8 +88,8 @@ class PlagiarismArguments:
     encoding: str = field(default=MACHINE_PARAPHRASE_ENCODING, metadata={
         "help": "Encoding of the machine-paraphrase files (ISO-8859-1 as in Zenodo 3608000)."})
     test_fraction: float = field(default=0.1, metadata={
-        "help": "Share held out for testing where this script splits: PAN source sentences, or the documents of a "
-                "--corpus without train/ and test/. In (0, 1)."})
+        "help": "Share held out for testing where this script splits: PAN source sentences (a folder without PAN's "
+                "test files), or the documents of a --corpus without train/ and test/. In (0, 1)."})
     split_seed: int = field(default=42, metadata={"help": "Seed of that held-out split."})
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per example (pairs truncated longest first)."})
     max_train_examples: int | None = field(default=None, metadata={
@@ -118,10 +127,14 @@ def main(argv=None) -> int:
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
                      seed=train_args.seed)
     logging.info("%s data from %s: %s", spec.name, source, {split: len(rows) for split, rows in data.items()})
+    settings = {"max_train_examples": args.max_train_examples, "max_eval_examples": args.max_eval_examples,
+                "test_fraction": args.test_fraction, "split_seed": args.split_seed}
+    if spec.name == "pairs":  # PAN's own test split, or one carved from train by source sentence
+        settings["test_split"] = pairs_test_split(args.data)
     command = ("python scripts/eval_plagiarism.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     run_and_report(args.model, data, spec, train_args, source=source, results_root=args.results_root, label=args.label,
                    max_seq_length=args.max_seq_length, save_model=args.save_model, command=command, start_time=start,
-                   settings={"max_train_examples": args.max_train_examples, "max_eval_examples": args.max_eval_examples, "test_fraction": args.test_fraction, "split_seed": args.split_seed})
+                   settings=settings)
     return 0
 
 

@@ -17,7 +17,8 @@ Data (``--data``): ``local``, the copies in ``$LEXKD_GLUE_DIR`` (default ``../sh
 read in place (see ``lexkd/tasks/glue/data.py`` for each preset's files and splits); ``hub``
 (``nyu-mll/glue``); a folder laid out like ``../shared/data/glue``; ``auto`` (default): local
 when that folder exists, else the hub. Or your own files: ``--train_file``,
-``--validation_file`` (.tsv, .csv, .json, .jsonl) with ``--columns``.
+``--validation_file`` (.tsv, .csv, .json, .jsonl) with ``--columns`` (and ``--validation_columns``
+when the validation file's header differs).
 
 Examples:
     python scripts/finetune_glue.py --task rte --model runs/quickstart/student-distilled/model
@@ -27,6 +28,8 @@ Examples:
         --max_train_examples 500 --max_steps 50
     python scripts/finetune_glue.py --task sst2 --model tfidf-svm --train_file train.csv \\
         --validation_file dev.csv --columns sentence=text,label=polarity
+    python scripts/finetune_glue.py --task sst2 --model tfidf-svm --train_file train.tsv \\
+        --validation_file dev.tsv --columns sentence=text,label=polarity --validation_columns sentence=review,label=gold
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from lexkd.data.sampling import subsample
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
     run_and_report,
-    subsample,
 )
 from lexkd.tasks.glue.data import TASKS, get_task, load_task_data
 from lexkd.utils.cli import parse_args, run_cli
@@ -64,7 +67,11 @@ class GlueArguments:
     validation_file: str | None = field(default=None, metadata={"help": "Your own validation file (see --train_file)."})
     columns: str | None = field(default=None, metadata={
         "help": "Column mapping of your files, TASK_COLUMN=FILE_COLUMN,... e.g. sentence=text,label=polarity "
-                "(task columns: the hub's names, e.g. sentence1,sentence2,label). Labels: class names or ids."})
+                "(task columns: the hub's names, e.g. sentence1,sentence2,label; unnamed ones keep their name). "
+                "Labels: class names or ids. Used for --validation_file too, unless --validation_columns."})
+    validation_columns: str | None = field(default=None, metadata={
+        "help": "Column mapping of --validation_file when its header differs from --train_file's (same syntax as "
+                "--columns, which it replaces for that file). Default: the --columns mapping."})
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per example (pairs truncated longest first)."})
     max_train_examples: int | None = field(default=None, metadata={
         "help": "Train on at most this many random examples (--seed), for quick runs."})
@@ -90,7 +97,8 @@ def main(argv=None) -> int:
     spec = get_task(args.task)
     check_model_reference(args.model)
     data, source = load_task_data(spec, args.data, train_file=args.train_file,
-                                  validation_file=args.validation_file, columns=args.columns)
+                                  validation_file=args.validation_file, columns=args.columns,
+                                  validation_columns=args.validation_columns)
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
                      seed=train_args.seed)
     logging.info("%s data from %s: %s", spec.name, source, {split: len(rows) for split, rows in data.items()})

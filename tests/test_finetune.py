@@ -2,34 +2,50 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import datasets
+import huggingface_hub.constants
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from conftest import run_named_script
+from matplotlib.colors import to_hex
 from PIL import Image
+from sklearn.metrics import accuracy_score
 from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
+from lexkd.data.sampling import subsample
 from lexkd.tasks.classification.finetune import (
     evaluate_classic,
     finetune_classifier,
     load_classifier,
-    model_label,
     resolve_task,
-    subsample,
     task_from_columns,
     tokenize_dataset,
-    update_results_table,
     write_run_outputs,
 )
-from lexkd.tasks.glue.data import TASKS, TaskSpec
-from lexkd.utils.reporting import plot_results
+from lexkd.tasks.classification.spec import TaskSpec
+from lexkd.tasks.glue.data import TASKS
+from lexkd.utils import reporting
+from lexkd.utils.hub import hub_load_error, model_label
+from lexkd.utils.reporting import (
+    ROLE_COLOURS,
+    plot_results,
+    results_figure,
+    row_role,
+    update_results_table,
+)
 
 GOOD = ["the big dog ran", "a big red tree", "the young cat sat", "the big house", "a green tree", "the big river"]
 BAD = ["the old dog sat", "a small bank", "the old cat", "a small mat", "the old red house", "a small bird"]
+# Held out: none of these is in GOOD + BAD; 'big' (positive) and 'old'/'small' (negative) still separate them.
+HELD_OUT_GOOD = ["big bird", "a big mat", "big big cat"]
+HELD_OUT_BAD = ["old bird", "a small river", "small small tree"]
 
 
 def single_data() -> datasets.DatasetDict:
@@ -37,8 +53,17 @@ def single_data() -> datasets.DatasetDict:
     features = datasets.Features({"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=list(
         spec.label_names))})
     rows = {"sentence": GOOD + BAD, "label": [1] * 6 + [0] * 6}
+    held_out = {"sentence": HELD_OUT_GOOD + HELD_OUT_BAD, "label": [1] * 3 + [0] * 3}
     return datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features),
-                                 "validation": datasets.Dataset.from_dict(rows, features=features).select(range(3, 9))})
+                                 "validation": datasets.Dataset.from_dict(held_out, features=features)})
+
+
+def tsv_accuracy(path: Path, split: str = "validation") -> float:
+    """scikit-learn's accuracy of the gold and predicted labels written in ``predictions.tsv``."""
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["split"] == split]
+    assert rows, f"no {split} rows in {path}"
+    return accuracy_score([r["label"] for r in rows], [r["prediction"] for r in rows])
 
 
 def pair_data(labels, dtype="int64", splits=("validation",)) -> datasets.DatasetDict:
@@ -119,27 +144,44 @@ def test_task_from_columns_and_resolve_task():
 
 def test_classic_run_and_outputs(tmp_path):
     data = single_data()
+    assert not set(data["validation"]["sentence"]) & set(data["train"]["sentence"])  # a held-out split
     result = evaluate_classic("tfidf-logreg", data, "sst2")
-    assert result.kind == "classic" and result.metrics["validation"]["accuracy"] == 1.0  # validation is in train
+    assert result.kind == "classic"
     report = write_run_outputs(result, data, tmp_path / "out", results_root=tmp_path / "results", data="toy",
                                command="python x", wall_time_s=1.5)
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    accuracy = saved["metrics"]["validation"]["accuracy"]
+    assert accuracy == pytest.approx(tsv_accuracy(tmp_path / "out" / "predictions.tsv"))
+    assert accuracy == 1.0  # generalises on the separable toy task (word 'big' vs 'old'/'small')
     assert saved == json.loads(json.dumps(report))
     assert saved["model"] == "tfidf-logreg" and saved["task"] == "sst2" and saved["command"] == "python x"
     assert saved["train_examples"] == 12 and saved["eval_examples"] == {"validation": 6} and saved["wall_time_s"] == 1.5
     lines = (tmp_path / "out" / "predictions.tsv").read_text().splitlines()
     assert lines[0] == "split\tindex\tlabel\tprediction\tsentence" and len(lines) == 7
-    assert lines[1] == "validation\t0\tpositive\tpositive\tthe big house"
+    assert lines[1] == "validation\t0\tpositive\tpositive\tbig bird"
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-def row(model, value, data="local", train=100):
-    return {"task": "rte", "model": model, "kind": "classic", "data": data, "train_examples": train,
+def test_classic_metrics_are_computed_on_the_evaluated_split_labels():
+    data = single_data()
+    flipped = data["validation"].map(lambda row: {"label": 1 - row["label"]})  # the same texts, labels swapped
+    result = evaluate_classic("tfidf-logreg", datasets.DatasetDict(train=data["train"], validation=data["validation"],
+                                                                   test=flipped), "sst2")
+    assert list(result.predictions["test"]) == list(result.predictions["validation"])
+    assert (result.metrics["validation"]["accuracy"], result.metrics["test"]["accuracy"]) == (1.0, 0.0)
+
+
+def row(model, value, data="local", train=100, kind="classic"):
+    return {"task": "rte", "model": model, "kind": kind, "data": data, "train_examples": train,
             "primary_metric": "accuracy", "metrics": {"validation": {"accuracy": value}}, "train_time_s": 1.0,
             "wall_time_s": 2.0, "date": "2026-01-01T00:00:00+00:00"}
 
 
-def test_results_table_compares_models_and_replaces_a_rerun(tmp_path):
+def test_results_table_compares_models_and_replaces_a_rerun(tmp_path, monkeypatch):
+    drawn = []
+    figure = reporting.results_figure
+    monkeypatch.setattr(reporting, "results_figure", lambda rows, title="": drawn.append((rows, title)) or figure(
+        rows, title))
     update_results_table(tmp_path, row("student", 0.55))
     update_results_table(tmp_path, {**row("tfidf-logreg", 0.60), "eval_examples": {"validation": 1218, "test": 5}})
     update_results_table(tmp_path, {**row("student", 0.58, train=50), "eval_examples": 1000})  # its own row
@@ -152,8 +194,29 @@ def test_results_table_compares_models_and_replaces_a_rerun(tmp_path):
     assert [line.split(" | ")[0] for line in table[1:]] == ["| student", "| tfidf-logreg", "| student"]  # best first
     assert [line.split(" | ")[4] for line in table[1:]] == ["-", "validation 1,218, test 5", "1,000"]
     assert "0.6500" in table[1]
-    with Image.open(tmp_path / "results.png") as image:  # one bar per row: 0.9 + 0.35 * 3 inches at 110 dpi
-        assert image.format == "PNG" and image.size[1] == int((0.9 + 0.35 * 3) * 110)
+    assert len(drawn) == 4 and drawn[-1] == (rows, "rte: results")  # the chart is redrawn from every row
+    with Image.open(tmp_path / "results.png") as image:
+        assert image.format == "PNG"
+
+
+def test_results_chart_has_one_bar_per_row_best_on_top_coloured_by_role():
+    rows = [row("copy-baseline", 0.20, kind="baseline"), row("tfidf-svm", 0.50), row("failed", float("nan")),
+            row("teacher", 0.90, kind="teacher (sft)"), row("student", 0.70, kind="student (f_distill)"),
+            row("bert", 0.60, kind="fine-tuned")]
+    assert [row_role(r["kind"]) for r in rows] == ["baseline", "baseline", "baseline", "teacher", "model", "model"]
+    fig = results_figure(rows, title="rte: results")
+    try:
+        (ax,) = fig.axes
+        bars = ax.patches
+        assert [b.get_width() for b in bars] == pytest.approx([0.20, 0.50, 0.60, 0.70, 0.90])  # no bar for nan
+        assert [b.get_y() + b.get_height() / 2 for b in bars] == pytest.approx([0, 1, 2, 3, 4])  # bottom to top
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["copy-baseline", "tfidf-svm", "bert", "student",
+                                                                 "teacher"]
+        roles = ["baseline", "baseline", "model", "model", "teacher"]
+        assert [to_hex(b.get_facecolor()) for b in bars] == [to_hex(ROLE_COLOURS[r]) for r in roles]
+        assert ax.get_xlabel() == "validation accuracy" and ax.get_title() == "rte: results"
+    finally:
+        plt.close(fig)
 
 
 def test_results_plot_needs_a_finite_metric(tmp_path):
@@ -173,6 +236,46 @@ def test_subsample_and_model_label():
     assert model_label("runs/quickstart/student-distilled/model") == "student-distilled"
     assert model_label("runs/quickstart/teachers/teacher-large") == "teacher-large"
     assert model_label("bert-base-uncased") == "bert-base-uncased" and model_label("tfidf-svm") == "tfidf-svm"
+
+
+def test_one_model_label_rule_for_tables_teachers_and_seq2seq(tmp_path):
+    from lexkd.mlm.teachers import Teacher
+    from lexkd.seq2seq.job import eval_only_label
+
+    (tmp_path / "teacher-abc" / "model").mkdir(parents=True)
+    cases = {"runs/quickstart/student-distilled/model": "student-distilled",
+             "runs/quickstart/teachers/teacher-large": "teacher-large", f"{tmp_path}/teacher-abc/model/": "teacher-abc",
+             "bert-base-uncased": "bert-base-uncased", "google/t5-small": "google/t5-small"}
+    for name, label in cases.items():
+        assert model_label(name) == label
+        assert Teacher(name, None, None).label == label
+        assert eval_only_label(name) == label.replace("/", "--")
+
+
+def test_hub_load_error_names_the_model_the_reason_and_the_fix():
+    error = hub_load_error("org/x", OSError("offline mode\nmore detail"), role="teacher 'x'")
+    assert isinstance(error, OSError) and str(error) == (
+        "Could not load the teacher 'x' 'org/x': it is not a local folder and the hub did not serve it "
+        "(OSError: offline mode). Give a local path, or check the id and network.")
+    assert "(ValueError: )" in str(hub_load_error("org/x", ValueError("")))  # an empty message is no IndexError
+
+
+def _loaders():
+    from lexkd.models.masked_lm import load_masked_lm
+    from lexkd.models.seq2seq import load_seq2seq
+    from lexkd.tasks.classification.finetune import load_tokenizer
+    from lexkd.tasks.wsd.lmgc import load_lmgc_model
+
+    return {"classifier": lambda name: load_classifier(name, "sst2"), "tokenizer": load_tokenizer,
+            "masked LM": load_masked_lm, "seq2seq": load_seq2seq, "LMGC": load_lmgc_model}
+
+
+@pytest.mark.parametrize("loader", ["classifier", "tokenizer", "masked LM", "seq2seq", "LMGC"])
+def test_every_loader_gives_the_one_hub_error(loader, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # fail fast, no network wait
+    with pytest.raises(OSError, match=r"^Could not load the model 'lexkd-test-org/no-such-model': it is not a local "
+                                      r"folder and the hub did not serve it \(\w+: .*\)\. Give a local path"):
+        _loaders()[loader]("lexkd-test-org/no-such-model")
 
 
 # --------------------------------------------------------------------------- the script
@@ -197,14 +300,31 @@ def test_script_runs_the_baseline_and_a_checkpoint_on_a_local_preset(student_che
     assert [r["model"] for r in rows] == ["tfidf-logreg", "student"]
 
 
-def test_script_with_user_files(tmp_path):
+def write_user_files(tmp_path):
+    """A training CSV (``text,polarity``) and a held-out TSV with another header (``review<TAB>gold``)."""
     (tmp_path / "train.csv").write_text("text,polarity\n" + "".join(
         f"{t},{y}\n" for t, y in zip(GOOD + BAD, ["positive"] * 6 + ["negative"] * 6, strict=True)))
-    argv = ["--task", "sst2", "--model", "tfidf-svm", "--train_file", str(tmp_path / "train.csv"),
-            "--validation_file", str(tmp_path / "train.csv"), "--columns", "sentence=text,label=polarity",
+    (tmp_path / "dev.tsv").write_text("review\tgold\n" + "".join(
+        f"{t}\t{y}\n" for t, y in zip(HELD_OUT_GOOD + HELD_OUT_BAD, [1, 1, 1, 0, 0, 0], strict=True)))
+    return ["--task", "sst2", "--model", "tfidf-svm", "--train_file", str(tmp_path / "train.csv"),
+            "--validation_file", str(tmp_path / "dev.tsv"), "--columns", "sentence=text,label=polarity",
             "--results_root", str(tmp_path / "results"), "--output_dir", str(tmp_path / "out")]
+
+
+def test_script_with_user_files(tmp_path):
+    argv = write_user_files(tmp_path) + ["--validation_columns", "sentence=review,label=gold"]
     assert run_script(argv) == 0
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["validation"]["accuracy"] == 1.0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["eval_examples"] == {"validation": 6}
+    assert metrics["metrics"]["validation"]["accuracy"] == pytest.approx(tsv_accuracy(tmp_path / "out" / "predictions.tsv"))
+    assert metrics["metrics"]["validation"]["accuracy"] == 1.0  # held out, separable (see HELD_OUT_GOOD)
+
+
+def test_script_validation_file_with_another_header_needs_validation_columns(tmp_path, capsys):
+    assert run_script(write_user_files(tmp_path)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: {tmp_path / 'dev.tsv'}, line 2: missing column(s) 'sentence' (from 'text')")
+    assert "give --validation_columns" in error and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -17,12 +17,13 @@ from lexkd.tasks.classification.readers import (
     read_archive_members,
     read_delimited,
 )
+from lexkd.tasks.classification.spec import TaskSpec
+from lexkd.tasks.classification.spec import compute_metrics as spec_metrics
 from lexkd.tasks.glue import data as nlu
 from lexkd.tasks.glue.data import (
     MRPC_DEV_SIZE,
     TASKS,
     carve_dev_split,
-    compute_metrics,
     get_task,
     load_files,
     load_hub,
@@ -31,6 +32,11 @@ from lexkd.tasks.glue.data import (
 )
 
 # --------------------------------------------------------------------------- metrics against hand-computed values
+
+
+def compute_metrics(task, predictions, labels):
+    """The metrics of a GLUE task by name, or of a spec."""
+    return spec_metrics(get_task(task), predictions, labels)
 
 
 def test_accuracy_f1_and_matthews_by_hand():
@@ -57,7 +63,7 @@ def test_correlations_by_hand():
 def test_logits_are_argmaxed_and_macro_f1_by_hand():
     logits = np.array([[2.0, 0.1, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, 5.0], [9.0, 0.0, 0.0]])  # -> 0, 1, 2, 0
     assert compute_metrics("mnli", logits, [0, 1, 1, 0]) == {"accuracy": pytest.approx(0.75)}
-    custom = nlu.TaskSpec("x", ("text",), ("a", "b"), ("macro_f1",))
+    custom = TaskSpec("x", ("text",), ("a", "b"), ("macro_f1",))
     # class 0: P 1, R 1/2, F 2/3; class 1: P 2/3, R 1, F 4/5
     assert compute_metrics(custom, [0, 1, 1, 1], [0, 0, 1, 1])["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
     with pytest.raises(ValueError, match="as many predictions as labels"):
@@ -72,7 +78,9 @@ def test_task_presets_and_unknown_task():
     with pytest.raises(ValueError, match="Unknown task 'sst5'; valid tasks: cola, sst2, mrpc"):
         get_task("sst5")
     with pytest.raises(ValueError, match="unknown metrics"):
-        nlu.TaskSpec("x", ("a",), ("n", "p"), ("bleu",))
+        TaskSpec("x", ("a",), ("n", "p"), ("bleu",))
+    with pytest.raises(TypeError, match="needs a TaskSpec, got 'mrpc'.*get_task"):
+        spec_metrics("mrpc", [1], [1])
 
 
 # --------------------------------------------------------------------------- local presets on tiny fixtures
@@ -332,6 +340,43 @@ def test_bad_json_and_other_file_errors(tmp_path):
         load_files("sst2", tmp_path / "absent.tsv", tmp_path / "dev.tsv")
     with pytest.raises(ValueError, match="both a train file and a validation file"):
         load_task_data("sst2", train_file=str(tmp_path / "dev.tsv"))
+
+
+def write_two_headers(tmp_path):
+    """A train TSV with header ``text, polarity`` and a held-out TSV with ``review, gold``."""
+    (tmp_path / "train.tsv").write_text("text\tpolarity\ngood film\tpositive\nbad film\tnegative\n")
+    (tmp_path / "dev.tsv").write_text("review\tgold\nfine film\t1\nawful film\t0\ndull film\tnegative\n")
+    return tmp_path / "train.tsv", tmp_path / "dev.tsv"
+
+
+def test_validation_file_with_its_own_column_mapping(tmp_path):
+    train, dev = write_two_headers(tmp_path)
+    data = load_files("sst2", train, dev, "sentence=text,label=polarity",
+                      validation_columns="sentence=review,label=gold")
+    assert data["train"]["sentence"] == ["good film", "bad film"] and data["train"]["label"] == [1, 0]
+    assert data["validation"]["sentence"] == ["fine film", "awful film", "dull film"]
+    assert data["validation"]["label"] == [1, 0, 0]
+    same, source = load_task_data("sst2", train_file=str(train), validation_file=str(dev),
+                                  columns={"sentence": "text", "label": "polarity"},
+                                  validation_columns={"sentence": "review", "label": "gold"})
+    assert same["validation"]["sentence"] == data["validation"]["sentence"] and source == f"files: {train}, {dev}"
+    # it replaces --columns for that file: label is then looked up as 'label'
+    with pytest.raises(ValueError, match=r"dev\.tsv, line 2: missing column\(s\) 'label'; columns found: review, "
+                                         r"gold\. This file's column mapping is --validation_columns\."):
+        load_files("sst2", train, dev, "sentence=text,label=polarity", validation_columns="sentence=review")
+
+
+def test_a_mapped_column_missing_from_one_file_names_the_file_the_column_and_the_flag(tmp_path):
+    train, dev = write_two_headers(tmp_path)
+    with pytest.raises(ValueError, match=r"dev\.tsv, line 2: missing column\(s\) 'sentence' \(from 'text'\), 'label' "
+                                         r"\(from 'polarity'\); columns found: review, gold\. This file's column "
+                                         r"mapping is --columns .*give --validation_columns"):
+        load_files("sst2", train, dev, "sentence=text,label=polarity")  # the old behaviour: one mapping for both
+    with pytest.raises(ValueError, match=r"train\.tsv, line 2: missing column\(s\) 'sentence' \(from 'review'\).*"
+                                         r"This file's column mapping is --columns\."):
+        load_files("sst2", train, dev, "sentence=review,label=polarity", validation_columns="sentence=review")
+    with pytest.raises(ValueError, match=r"--columns and --validation_columns map the columns of your own files"):
+        load_task_data("sst2", str(tmp_path), columns="sentence=text", validation_columns="sentence=review")
 
 
 def test_read_delimited_keeps_quotes_as_text_in_tsv():

@@ -15,12 +15,15 @@ from test_plagiarism import DOCUMENTS, FakeWordNet
 
 from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
 from lexkd.tasks.plagiarism.tasks import (
+    PAN_CARVED_TEST,
+    PAN_OWN_TEST,
     TASKS,
     corpus_identity,
     get_plagiarism_task,
     load_machine_paraphrase_data,
     load_pairs_data,
     load_plagiarism_data,
+    pairs_test_split,
     same_corpus,
 )
 
@@ -37,13 +40,13 @@ OTHER_DOCUMENTS = [  # a second "source text", in the stand-in WordNet's vocabul
 # --------------------------------------------------------------------------- fixtures written here
 
 
-def write_pan(folder: Path, sources: int = 20, per_source: int = 3, seed: int = 0) -> Path:
+def write_pan(folder: Path, sources: int = 20, per_source: int = 3, seed: int = 0, split: str = "train") -> Path:
     """``sources`` source sentences, each in ``per_source`` pairs: a reordering (label 1) or another
-    random sentence (label 0), alternating."""
+    random sentence (label 0), alternating; written as PAN's ``split`` files."""
     rng = random.Random(seed)
     s1, s2, labels = [], [], []
     for i in range(sources):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 9))] + [f"s{i}"]
+        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 9))] + [f"s{i}" if split == "train" else f"{split}{i}"]
         for j in range(per_source):
             label = (i + j) % 2
             other = words[::-1] if label else [rng.choice(WORDS) for _ in range(len(words))]
@@ -51,7 +54,7 @@ def write_pan(folder: Path, sources: int = 20, per_source: int = 3, seed: int = 
             s2.append(" ".join(other))
             labels.append(str(label))
     folder.mkdir(parents=True, exist_ok=True)
-    for name, lines in (("pan-train_s1.txt", s1), ("pan-train_s2.txt", s2), ("pan-train.labels", labels)):
+    for name, lines in ((f"pan-{split}_s1.txt", s1), (f"pan-{split}_s2.txt", s2), (f"pan-{split}.labels", labels)):
         (folder / name).write_text("\n".join(lines) + "\n")
     return folder
 
@@ -101,6 +104,29 @@ def test_pan_held_out_split_keeps_each_source_on_one_side_and_is_deterministic(t
     default, source = load_pairs_data()
     assert len(default["train"]) + len(default["test"]) == 30 and len(default["test"]) == 3
     assert str(tmp_path / "shared") in source
+
+
+def test_pan_folder_with_its_own_test_files_is_tested_on_them(tmp_path, caplog):
+    pan = write_pan(tmp_path / "pan")
+    assert pairs_test_split(pan) == PAN_CARVED_TEST  # train files only, as in ../shared/data
+    write_pan(pan, sources=5, seed=1, split="test")
+    assert pairs_test_split(pan) == PAN_OWN_TEST
+    with caplog.at_level("INFO", logger="lexkd.tasks.plagiarism.tasks"):
+        parts, source = load_pairs_data(pan, test_fraction=0.2, split_seed=7)
+    assert (len(parts["train"]), len(parts["test"])) == (60, 15)  # all of train; all of PAN's test
+    s1 = (pan / "pan-test_s1.txt").read_text().splitlines()
+    assert parts["test"]["source"] == s1 and parts["test"]["suspicious"] == (pan / "pan-test_s2.txt").read_text(
+        ).splitlines()
+    assert parts["test"]["label"] == [int(v) for v in (pan / "pan-test.labels").read_text().split()]
+    assert parts["train"]["source"] == (pan / "pan-train_s1.txt").read_text().splitlines()
+    assert source == f"pan: {pan} (PAN's own test split)"
+    assert any("PAN's own test split" in record.getMessage() for record in caplog.records)
+    carved, _ = load_pairs_data(pan / "pan-train", test_fraction=0.2, split_seed=7)  # a prefix: one set of files
+    assert (len(carved["train"]), len(carved["test"])) == (48, 12)
+    (pan / "pan-test.labels").unlink()
+    message = r"holds pan-test_s1\.txt, pan-test_s2\.txt but not pan-test\.labels: give all three files"
+    with pytest.raises(ValueError, match=message):
+        load_pairs_data(pan)
 
 
 def test_msrp_pairs_keep_their_own_split(tmp_path):
@@ -226,6 +252,29 @@ def test_script_pairs_with_the_baseline_and_a_checkpoint(student_checkpoint, tmp
     assert [r["model"] for r in rows] == ["tfidf-logreg", "student"]
     assert {r["primary_metric"] for r in rows} == {"macro_f1"}
     assert "| test macro_f1 | test accuracy |" in (tmp_path / "results" / "pairs" / "results.md").read_text()
+
+
+@pytest.mark.parametrize("own_test", [False, True])
+def test_script_pairs_records_which_test_split_it_used(own_test, tmp_path, caplog):
+    pan = write_pan(tmp_path / "pan")
+    if own_test:
+        write_pan(pan, sources=5, seed=1, split="test")
+    argv = ["--task", "pairs", "--data", str(pan), "--test_fraction", "0.2", "--model", "tfidf-logreg",
+            *common_args(tmp_path)]
+    with caplog.at_level("INFO"):
+        assert run_script(argv) == 0
+    metrics = check_outputs(tmp_path / "runs" / "pairs" / "tfidf-logreg", "classic", 15 if own_test else 12)
+    expected = "PAN's own test split" if own_test else "carved from train by source sentence"
+    assert metrics["settings"]["test_split"] == expected
+    assert metrics["train_examples"] == (60 if own_test else 48)
+    assert any(expected in record.getMessage() for record in caplog.records)
+    with open(tmp_path / "runs" / "pairs" / "tfidf-logreg" / "predictions.tsv", newline="") as handle:
+        tested = [row["source"] for row in csv.DictReader(handle, delimiter="\t")]
+    train_sources = set((pan / "pan-train_s1.txt").read_text().splitlines())
+    if own_test:
+        assert tested == (pan / "pan-test_s1.txt").read_text().splitlines()
+    else:
+        assert set(tested) <= train_sources and len(set(tested)) == 4  # 4 of the 20 train sources
 
 
 def test_script_machine_paraphrase_across_corpora(student_checkpoint, tmp_path):

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from lexkd.models.masked_lm import load_masked_lm, masked_lm_logits
+from lexkd.utils.hub import model_label
 
 
 def _uniform(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -176,9 +176,9 @@ class Teacher:
 
     @property
     def label(self) -> str:
-        """Short name for logs and reports: ``x`` for a folder ``.../x/model``, else the name itself."""
-        path = Path(self.name)
-        return path.parent.name if path.name == "model" and path.parent.name else self.name
+        """Short name for logs and reports (:func:`lexkd.utils.hub.model_label`): ``x`` for a folder
+        ``.../x/model`` or ``.../x``, a hub id as given."""
+        return model_label(self.name)
 
 
 def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu") -> list[Teacher]:

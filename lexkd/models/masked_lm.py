@@ -24,6 +24,8 @@ from transformers import (
     PreTrainedModel,
 )
 
+from lexkd.utils.hub import hub_load_error, is_local_reference
+
 logger = logging.getLogger(__name__)
 
 
@@ -177,13 +179,6 @@ def build_student(
         return BertForPreTraining(config)
 
 
-def is_local_reference(name_or_path: str) -> bool:
-    """True when ``name_or_path`` must be a local folder (it exists or looks like a path, not a hub id)."""
-    if os.path.exists(name_or_path):
-        return True
-    return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
-
-
 def check_local_model(name_or_path: str | os.PathLike, *, role: str = "model") -> None:
     """Raise ``FileNotFoundError`` when ``name_or_path`` looks local but is not a saved model folder.
 
@@ -220,10 +215,7 @@ def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> P
     try:
         config = AutoConfig.from_pretrained(source)
     except OSError as error:
-        raise OSError(
-            f"Could not load the {role} {name!r}: it is not a local folder and the hub did not serve it "
-            f"({error.__class__.__name__}: {str(error).splitlines()[0]}). Give a local path, or check the id and network."
-        ) from None
+        raise hub_load_error(name, error, role=role) from None
     # A BERT checkpoint saved with its pretraining heads (lexkd's students and teachers) keeps its
     # sentence-pair head; any other masked LM loads as AutoModelForMaskedLM.
     architectures = config.architectures or []

@@ -37,7 +37,8 @@ from transformers import (
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
 from lexkd.mlm.teachers import VocabularyMismatchError, check_vocabularies
-from lexkd.models.masked_lm import check_local_model, is_local_reference
+from lexkd.models.masked_lm import check_local_model
+from lexkd.utils.hub import hub_load_error, is_local_reference
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,7 @@ def _load_config(name: str, role: str):
     try:
         return AutoConfig.from_pretrained(_source(name))
     except OSError as error:
-        raise OSError(
-            f"Could not load the {role} {name!r}: it is not a local folder and the hub did not "
-            f"serve it ({error.__class__.__name__}: {str(error).splitlines()[0]}). Give a local "
-            "path, or check the id and network."
-        ) from None
+        raise hub_load_error(name, error, role=role) from None
 
 
 def _drop_pooler(encoder: PreTrainedModel) -> None:

@@ -28,6 +28,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from lexkd.data.sampling import subsample
 from lexkd.losses import PAPER_SAMPLE_SOURCE
 from lexkd.models.seq2seq import (
     GenerationSettings,
@@ -44,9 +45,10 @@ from lexkd.seq2seq.trainer import (
     Seq2SeqDistillationTrainer,
     args_with,
 )
-from lexkd.tasks.classification.finetune import subsample, update_results_table
 from lexkd.utils.fingerprints import model_fingerprint
+from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
+from lexkd.utils.reporting import update_results_table
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +167,7 @@ def load_student(name_or_path: str, tokenizer: PreTrainedTokenizerBase | None = 
 def eval_only_label(student: str) -> str:
     """The results-table name of an evaluated checkpoint: its folder's name, or the folder above
     for lexkd's ``.../<run>/model`` layout; ``/`` of hub ids becomes ``--``."""
-    path = Path(student.rstrip("/"))
-    name = path.parent.name if path.name == "model" and path.parent.name else path.name
-    return (name if path.exists() else student).replace("/", "--")
+    return model_label(student).replace("/", "--")
 
 
 def run_label(args: Seq2SeqDistillationArguments) -> str:

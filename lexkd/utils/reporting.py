@@ -1,5 +1,6 @@
-"""Run reports: learning-curve plots from ``metrics.jsonl``, a bar chart of a results table and a
-Markdown summary table."""
+"""Run reports: learning-curve plots from ``metrics.jsonl``, Markdown tables, and the results
+tables of a task (``results.jsonl``, ``results.md`` and the bar chart ``results.png``) that every
+downstream script (GLUE, plagiarism, seq2seq) keeps with :func:`update_results_table`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import matplotlib
 
-from lexkd.utils.io import write_atomically
+from lexkd.utils.io import file_lock, write_atomically, write_text_atomically
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -94,14 +95,26 @@ def primary_value(row: Mapping[str, object]) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, title: str = "") -> Path:
-    """Bar chart of a task's results table: one horizontal bar per row (model), its primary metric
-    on the first evaluated split, best at the top; baselines, teachers and students in three colours.
+ROLE_COLOURS = {"baseline": "tab:gray", "teacher": "tab:orange", "model": "tab:blue"}
+"""Bar colour of each role in :func:`results_figure`."""
 
-    Args:
-        rows: rows of a ``results.jsonl`` (keys ``model``, ``kind``, ``primary_metric`` and ``metrics``:
-            split -> metric -> value).
-        path: PNG file to write (atomically).
+
+def row_role(kind: str) -> str:
+    """The role of a results row from its ``kind``: ``"baseline"`` for kinds starting with ``baseline``
+    and for ``classic`` (the TF-IDF baselines of the fine-tuning scripts), ``"teacher"`` for kinds
+    starting with ``teacher``, else ``"model"`` (students, fine-tuned and evaluated checkpoints)."""
+    kind = str(kind)
+    if kind.startswith("baseline") or kind == "classic":
+        return "baseline"
+    return "teacher" if kind.startswith("teacher") else "model"
+
+
+def results_figure(rows: Sequence[Mapping[str, object]], title: str = ""):
+    """The bar chart of a task's results table as a matplotlib ``Figure`` (close it when done).
+
+    One horizontal bar per row with a finite primary metric (:func:`primary_value`), bars from
+    bottom to top in increasing value (best at the top), labelled with the row's ``model``,
+    coloured by :func:`row_role` (:data:`ROLE_COLOURS`); the x label names the split(s) and metric(s).
 
     Raises:
         ValueError: no row has a finite value of its primary metric (nothing to plot).
@@ -111,14 +124,13 @@ def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, 
         value = primary_value(row)
         if value is not None:
             split = next(iter(row["metrics"]))
-            points.append((value, str(row["model"]), str(row.get("kind", "")), f"{split} {row['primary_metric']}"))
+            points.append((value, str(row["model"]), row_role(str(row.get("kind", ""))),
+                           f"{split} {row['primary_metric']}"))
     if not points:
         raise ValueError("No results row has a finite primary metric: nothing to plot.")
     points.sort()
-    colours = {"baseline": "tab:gray", "teacher": "tab:orange"}
     fig, ax = plt.subplots(figsize=(7, 0.9 + 0.35 * len(points)), constrained_layout=True)
-    bars = ax.barh(range(len(points)), [p[0] for p in points],
-                   color=[next((c for k, c in colours.items() if p[2].startswith(k)), "tab:blue") for p in points])
+    bars = ax.barh(range(len(points)), [p[0] for p in points], color=[ROLE_COLOURS[p[2]] for p in points])
     ax.bar_label(bars, fmt="%.2f", padding=2, fontsize=8)
     ax.set_yticks(range(len(points)), [p[1] for p in points])
     ax.set_xlabel(" / ".join(sorted({p[3] for p in points})))
@@ -126,11 +138,28 @@ def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, 
     ax.margins(x=0.12)
     if title:
         ax.set_title(title)
-    return _save_figure(fig, path)
+    return fig
+
+
+def plot_results(rows: Sequence[Mapping[str, object]], path: str | os.PathLike, title: str = "") -> Path:
+    """Write the bar chart of a task's results table (:func:`results_figure`) to the PNG ``path``, atomically.
+
+    Args:
+        rows: rows of a ``results.jsonl`` (keys ``model``, ``kind``, ``primary_metric`` and ``metrics``:
+            split -> metric -> value).
+
+    Raises:
+        ValueError: no row has a finite value of its primary metric (nothing to plot).
+    """
+    return _save_figure(results_figure(rows, title), path)
 
 
 def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
-    """A GitHub Markdown table; floats shown with 4 significant digits, missing values as '-'."""
+    """A GitHub Markdown table of ``rows`` (one line each) under the header ``columns``.
+
+    Cells are ``row.get(column)``: floats shown with 4 significant digits, ints with thousands
+    separators, ``None`` (or a missing key) as ``-``, anything else as ``str``; no final newline.
+    """
 
     def cell(value):
         if value is None:
@@ -145,6 +174,91 @@ def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str])
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
+
+
+
+# --------------------------------------------------------------------------- results tables (results.jsonl, .md, .png)
+
+RESULT_KEY = ("model", "data", "train_examples")
+"""The fields that identify a results row: a re-run with the same values replaces it."""
+
+
+def _sort_value(row: Mapping[str, object]) -> float:
+    value = primary_value(row)
+    return math.inf if value is None else -value
+
+
+def _eval_examples_cell(count: int | Mapping[str, int] | None) -> str:
+    """``1,218``, or ``validation 872, test 1,821`` for counts per split; ``-`` when unknown."""
+    if count is None:
+        return "-"
+    if isinstance(count, Mapping):
+        return ", ".join(f"{split} {n:,}" for split, n in count.items())
+    return f"{count:,}"
+
+
+def results_markdown(rows: Sequence[Mapping[str, object]], task: str) -> str:
+    """The results table of a task as Markdown (a title, a note and a :func:`markdown_table`).
+
+    One row per run, best primary metric (:func:`primary_value`, on the first evaluated split)
+    first, rows without one last; metric columns (``"SPLIT METRIC"``, 4 decimals) are the union
+    over rows, ``-`` where absent. ``eval examples`` tells rows scored on different samples of a
+    split apart.
+    """
+    columns = []
+    for row in rows:
+        columns += [(s, m) for s, values in row["metrics"].items() for m in values if (s, m) not in columns]
+    metric_names = [f"{s} {m}" for s, m in columns]
+    header = ["model", "kind", "data", "train examples", "eval examples", *metric_names,
+              "train time (s)", "wall time (s)", "date"]
+    cells = []
+    for row in sorted(rows, key=_sort_value):
+        values = {name: f"{row['metrics'][s][m]:.4f}" if m in row["metrics"].get(s, {}) else None
+                  for name, (s, m) in zip(metric_names, columns, strict=True)}
+        cells.append({"model": row["model"], "kind": row["kind"], "data": row["data"],
+                      "train examples": f"{row['train_examples']:,}",
+                      "eval examples": _eval_examples_cell(row.get("eval_examples")), **values,
+                      "train time (s)": f"{row['train_time_s']:.1f}",
+                      "wall time (s)": f"{row.get('wall_time_s') or 0:.1f}", "date": row["date"][:16]})
+    intro = [f"# {task}: results", "",
+             f"Every model run on {task}, one row per (model, data, training examples); a re-run replaces its "
+             "row. Sorted by the primary metric of the first evaluated split, best first. "
+             "Rows: `results.jsonl`; each run's folder holds `metrics.json` and `predictions.tsv`.", ""]
+    return "\n".join(intro) + "\n" + markdown_table(cells, header) + "\n"
+
+
+def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
+    """Add ``row`` to ``task_dir/results.jsonl`` (replacing the row with the same :data:`RESULT_KEY`:
+    model, data and training examples) and regenerate ``results.md`` (:func:`results_markdown`)
+    and, when a row has a finite primary metric, the bar chart ``results.png`` (:func:`plot_results`),
+    all atomically and under a lock.
+
+    Returns:
+        all rows of the table, in the file's order.
+
+    Raises:
+        ValueError: a malformed line in an existing ``results.jsonl`` (line named).
+    """
+    task_dir = Path(task_dir)
+    path = task_dir / "results.jsonl"
+    with file_lock(task_dir, ".results.lock"):
+        rows = []
+        if path.is_file():
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                try:
+                    rows += [json.loads(line)] if line.strip() else []
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg}).") from None
+        key = tuple(row[k] for k in RESULT_KEY)
+        rows = [r for r in rows if tuple(r.get(k) for k in RESULT_KEY) != key] + [row]
+        write_text_atomically("".join(json.dumps(r) + "\n" for r in rows), path)
+        write_text_atomically(results_markdown(rows, row["task"]), task_dir / "results.md")
+        if any(primary_value(r) is not None for r in rows):
+            plot_results(rows, task_dir / "results.png", title=f"{row['task']}: results")
+    return rows
+
+
+# --------------------------------------------------------------------------- the multi-teacher report
 
 REPORT_COLUMNS = ("model", "role", "parameters", "held-out MLM loss", "perplexity", "masked-token accuracy", "train time (s)")
 

@@ -6,7 +6,7 @@ baselines on the same data, and write the outputs of a run.
 layer is new; its teachers are ``BertForMaskedLM``: the pooler is new too; ``metrics.json``
 lists the new weights), tokenizes single texts or pairs (as pairs, with segment ids for BERT),
 trains with ``transformers.Trainer`` and ``DataCollatorWithPadding``, and evaluates every split
-other than ``train`` with the task's official metrics (:mod:`lexkd.tasks.glue.data`).
+other than ``train`` with the task's metrics (:func:`lexkd.tasks.classification.spec.compute_metrics`).
 :func:`evaluate_classic` does the same for the TF-IDF baselines (:mod:`lexkd.tasks.classification.classic`).
 
 :func:`write_run_outputs` writes, atomically:
@@ -17,7 +17,11 @@ other than ``train`` with the task's official metrics (:mod:`lexkd.tasks.glue.da
   the command. It is written after the predictions: a run with a ``metrics.json`` is complete;
 - ``RESULTS_ROOT/TASK/results.jsonl``: one row per (model label, data, training examples) over
   every run on the task (a re-run replaces its row), and ``results.md``, the same as a table
-  regenerated at each write, best primary metric first.
+  regenerated at each write, best primary metric first, with the bar chart ``results.png``
+  (:func:`lexkd.utils.reporting.update_results_table`).
+
+Task specs and metrics are :mod:`lexkd.tasks.classification.spec`; model names in tables are
+:func:`lexkd.utils.hub.model_label`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import dataclasses
 import io
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -49,19 +52,15 @@ from transformers import (
 )
 
 from lexkd.mlm.job import MetricsJsonlCallback
-from lexkd.models.masked_lm import check_local_model, count_parameters, is_local_reference
+from lexkd.models.masked_lm import check_local_model, count_parameters
 from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
-from lexkd.tasks.glue.data import TaskSpec, compute_metrics, get_task
-from lexkd.utils.io import (
-    file_lock,
-    save_model_atomically,
-    write_json_atomically,
-    write_text_atomically,
-)
-from lexkd.utils.reporting import plot_results, primary_value
+from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
+from lexkd.tasks.glue.data import get_task
+from lexkd.utils.hub import hub_load_error, is_local_reference, model_label
+from lexkd.utils.io import save_model_atomically, write_json_atomically, write_text_atomically
+from lexkd.utils.reporting import update_results_table
 
 logger = logging.getLogger(__name__)
-RESULT_KEY = ("model", "data", "train_examples")
 
 
 @dataclass
@@ -125,24 +124,6 @@ def resolve_task(task_spec_or_columns, dataset_dict: datasets.DatasetDict) -> Ta
     return spec
 
 
-def subsample(dataset_dict: datasets.DatasetDict, *, max_train_examples: int | None = None,
-              max_eval_examples: int | None = None, seed: int = 0) -> datasets.DatasetDict:
-    """At most ``max_train_examples`` random training examples and ``max_eval_examples`` of every
-    other split (drawn with ``seed``), for quick runs; ``None`` keeps a split whole.
-
-    Raises:
-        ValueError: a limit below 1.
-    """
-    output = {}
-    for split, dataset in dataset_dict.items():
-        limit = max_train_examples if split == "train" else max_eval_examples
-        if limit is not None and limit < 1:
-            raise ValueError(f"Example limits must be at least 1, got {limit}.")
-        small = limit is not None and limit < len(dataset)
-        output[split] = dataset.shuffle(seed=seed).select(range(limit)).flatten_indices() if small else dataset
-    return datasets.DatasetDict(output)
-
-
 FINETUNING_DEFAULTS = {"num_train_epochs": 3, "per_device_train_batch_size": 32, "per_device_eval_batch_size": 128,
                        "learning_rate": 1e-4, "warmup_steps": 0.1, "weight_decay": 0.01, "eval_strategy": "no",
                        "save_strategy": "no", "logging_steps": 50, "report_to": "none"}
@@ -176,12 +157,6 @@ def _source(name: str):
     return Path(name).expanduser() if is_local_reference(name) else name
 
 
-def _hub_error(name: str, error: Exception) -> OSError:
-    return OSError(f"Could not load the model {name!r}: it is not a local folder and the hub did not serve it "
-                   f"({error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-                   "Give a local path, or check the id and network.")
-
-
 def load_classifier(model_name_or_path: str, task: TaskSpec | str, *,
                     with_new_weights: bool = False) -> PreTrainedModel | tuple[PreTrainedModel, list[str]]:
     """``AutoModelForSequenceClassification`` for the task from any checkpoint (folder or hub id).
@@ -209,7 +184,7 @@ def load_classifier(model_name_or_path: str, task: TaskSpec | str, *,
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True, **kwargs)
     except OSError as error:
-        raise _hub_error(name, error) from None
+        raise hub_load_error(name, error) from None
     return (model, sorted(info["missing_keys"])) if with_new_weights else model
 
 
@@ -220,7 +195,7 @@ def load_tokenizer(model_name_or_path: str) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(source)
     except OSError as error:
-        raise _hub_error(name, error) from None
+        raise hub_load_error(name, error) from None
 
 
 def tokenize_dataset(dataset_dict: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, task: TaskSpec,
@@ -339,16 +314,6 @@ def evaluate_classic(name: str, dataset_dict: datasets.DatasetDict, task_spec_or
 # --------------------------------------------------------------------------- outputs
 
 
-def model_label(model_name_or_path: str) -> str:
-    """A short name for results tables: the folder's name (its parent's when it is ``model``, as in
-    ``runs/quickstart/student-distilled/model``), or the hub id / baseline name as given."""
-    name = str(model_name_or_path).rstrip("/")
-    if not is_local_reference(name):
-        return name
-    path = Path(name).expanduser()
-    return path.parent.name if path.name == "model" and path.parent.name else path.name
-
-
 def predictions_tsv(result: RunResult, dataset_dict: datasets.DatasetDict) -> str:
     """``split, index, label, prediction`` and the texts, one row per evaluated example (class
     names for classification, scores with 4 decimals for regression)."""
@@ -367,73 +332,6 @@ def predictions_tsv(result: RunResult, dataset_dict: datasets.DatasetDict) -> st
     return buffer.getvalue()
 
 
-def _sort_value(row: dict) -> float:
-    value = primary_value(row)
-    return math.inf if value is None else -value
-
-
-def _eval_examples_cell(count: int | dict[str, int] | None) -> str:
-    """``1,218``, or ``validation 872, test 1,821`` for counts per split; ``-`` when unknown."""
-    if count is None:
-        return "-"
-    if isinstance(count, dict):
-        return ", ".join(f"{split} {n:,}" for split, n in count.items())
-    return f"{count:,}"
-
-
-def results_markdown(rows: Sequence[dict], task: str) -> str:
-    """The results table of a task as Markdown: one row per run, best primary metric (on the
-    first evaluated split) first; metric columns are the union over rows, ``-`` where absent.
-    ``eval examples`` tells rows scored on different samples of a split apart."""
-    columns = []
-    for row in rows:
-        columns += [(s, m) for s, values in row["metrics"].items() for m in values if (s, m) not in columns]
-    header = ["model", "kind", "data", "train examples", "eval examples", *(f"{s} {m}" for s, m in columns),
-              "train time (s)", "wall time (s)", "date"]
-    lines = [f"# {task}: results", "",
-             f"Every model run on {task}, one row per (model, data, training examples); a re-run replaces its "
-             "row. Sorted by the primary metric of the first evaluated split, best first. "
-             "Rows: `results.jsonl`; each run's folder holds `metrics.json` and `predictions.tsv`.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in sorted(rows, key=_sort_value):
-        cells = [f"{row['metrics'][s][m]:.4f}" if m in row["metrics"].get(s, {}) else "-" for s, m in columns]
-        lines.append("| " + " | ".join([row["model"], row["kind"], row["data"], f"{row['train_examples']:,}",
-                                        _eval_examples_cell(row.get("eval_examples")), *cells,
-                                        f"{row['train_time_s']:.1f}", f"{row.get('wall_time_s') or 0:.1f}",
-                                        row["date"][:16]]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def update_results_table(task_dir: str | os.PathLike, row: dict) -> list[dict]:
-    """Add ``row`` to ``task_dir/results.jsonl`` (replacing the row with the same model, data and
-    training examples) and regenerate ``results.md`` and the bar chart ``results.png``
-    (:func:`~lexkd.utils.reporting.plot_results`), all atomically and under a lock.
-
-    Returns:
-        all rows of the table.
-
-    Raises:
-        ValueError: a malformed line in an existing ``results.jsonl`` (line named).
-    """
-    task_dir = Path(task_dir)
-    path = task_dir / "results.jsonl"
-    with file_lock(task_dir, ".results.lock"):
-        rows = []
-        if path.is_file():
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                try:
-                    rows += [json.loads(line)] if line.strip() else []
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg}).") from None
-        key = tuple(row[k] for k in RESULT_KEY)
-        rows = [r for r in rows if tuple(r.get(k) for k in RESULT_KEY) != key] + [row]
-        write_text_atomically("".join(json.dumps(r) + "\n" for r in rows), path)
-        write_text_atomically(results_markdown(rows, row["task"]), task_dir / "results.md")
-        if any(primary_value(r) is not None for r in rows):
-            plot_results(rows, task_dir / "results.png", title=f"{row['task']}: results")
-    return rows
-
-
 def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, output_dir: str | os.PathLike, *,
                       results_root: str | os.PathLike | None = None, label: str | None = None, data: str = "",
                       command: str = "", wall_time_s: float | None = None, settings: dict | None = None) -> dict:
@@ -441,7 +339,7 @@ def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, out
     the task's row in ``results_root/TASK/results.jsonl`` and ``results.md`` (module docstring).
 
     Args:
-        label: the model's name in the table (default :func:`model_label`).
+        label: the model's name in the table (default :func:`lexkd.utils.hub.model_label`).
         data: where the data came from (e.g. ``"local: ../shared/data/glue"``), part of the row's key.
         command, wall_time_s, settings: recorded in ``metrics.json`` and the row.
 
@@ -481,8 +379,6 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
     Raises:
         as :func:`evaluate_classic` and :func:`finetune_classifier`.
     """
-    from lexkd.tasks.classification.classic import CLASSIC_MODELS
-
     label = label or model_label(model)
     output_dir = training_args.output_dir.replace("{task}", task.name).replace("{label}", label.replace("/", "--"))
     settings = {"seed": training_args.seed, **(settings or {})}

@@ -1,7 +1,7 @@
-"""GLUE-style NLU tasks: task presets, data loading and the official metrics.
+"""GLUE-style NLU tasks: task presets (with their official metrics) and data loading.
 
-:data:`TASKS` maps each GLUE task to a :class:`TaskSpec` (text columns, label set or
-regression, official metrics, ``nyu-mll/glue`` config). Every loader returns a
+:data:`TASKS` maps each GLUE task to a :class:`~lexkd.tasks.classification.spec.TaskSpec` (text
+columns, label set or regression, official metrics, ``nyu-mll/glue`` config). Every loader returns a
 ``datasets.DatasetDict`` with the task's text columns (the hub's names) and ``label`` (a
 ``ClassLabel`` with the hub's label names, or a float score for STS-B), and the splits
 ``train``, ``validation`` (matched for MNLI) and, where they exist, ``validation_mismatched``
@@ -34,8 +34,9 @@ Local presets, and where they differ from GLUE's own splits:
 - QNLI: the full GLUE dev (``QNLI/dev.tsv``, 5,463) as validation, trained on the archive's
   8,999-pair QNLI train subset (none of its questions occurs in GLUE dev).
 
-Metrics use scikit-learn and scipy only: Matthews correlation, accuracy, binary F1 (positive
-class 1), macro F1, Pearson and Spearman correlations.
+:class:`~lexkd.tasks.classification.spec.TaskSpec` and the metrics
+(:func:`~lexkd.tasks.classification.spec.compute_metrics`: scikit-learn and scipy only) are in
+:mod:`lexkd.tasks.classification.spec`, shared with the plagiarism tasks.
 """
 
 from __future__ import annotations
@@ -43,15 +44,11 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
-import numpy as np
-from scipy import stats
-from sklearn import metrics as skmetrics
 
 from lexkd.tasks.classification.readers import (
     MSRP_COLUMNS,
@@ -62,6 +59,7 @@ from lexkd.tasks.classification.readers import (
     read_json_records,
     read_records,
 )
+from lexkd.tasks.classification.spec import TaskSpec
 from lexkd.utils.paths import shared_data_dir
 
 GLUE_HUB_NAME = "nyu-mll/glue"
@@ -69,77 +67,7 @@ ARCHIVE_NAME = "subsets_mnli_qqp_qnli_snli_and_more.tar.xz"
 MRPC_DEV_SIZE = 408
 MRPC_DEV_SEED = 0
 
-# --------------------------------------------------------------------------- metrics
-
-
-def _correlation(function, predictions, labels) -> float:
-    with warnings.catch_warnings():  # constant input: scipy warns and returns nan
-        warnings.simplefilter("ignore")
-        return float(function(predictions, labels).statistic)
-
-
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": lambda p, y: float(skmetrics.accuracy_score(y, p)),
-    "f1": lambda p, y: float(skmetrics.f1_score(y, p, pos_label=1, average="binary", zero_division=0.0)),
-    "macro_f1": lambda p, y: float(skmetrics.f1_score(y, p, average="macro", zero_division=0.0)),
-    "matthews_correlation": lambda p, y: float(skmetrics.matthews_corrcoef(y, p)),
-    "pearson": lambda p, y: _correlation(stats.pearsonr, p, y),
-    "spearman": lambda p, y: _correlation(stats.spearmanr, p, y),
-}
-
-
 # --------------------------------------------------------------------------- task presets
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a sentence(-pair) classification or regression task looks like.
-
-    Args:
-        name: short name (``"sst2"``).
-        text_columns: one column (single sentences) or two (pairs), in model input order.
-        label_names: class names in label-id order; ``None`` for regression.
-        metrics: names in :data:`METRICS`; the first is the primary metric.
-        hub_config: the ``nyu-mll/glue`` config, ``None`` for tasks not on the hub.
-        value_range: for regression, the valid closed range of scores (``None``: any finite number).
-
-    Raises:
-        ValueError: not one or two text columns, unknown metrics, fewer than two label names.
-    """
-
-    name: str
-    text_columns: tuple[str, ...]
-    label_names: tuple[str, ...] | None
-    metrics: tuple[str, ...]
-    hub_config: str | None = None
-    value_range: tuple[float, float] | None = None
-
-    def __post_init__(self):
-        if len(self.text_columns) not in (1, 2):
-            raise ValueError(f"Task {self.name!r}: expected one or two text columns, got {self.text_columns}.")
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown or not self.metrics:
-            raise ValueError(f"Task {self.name!r}: unknown metrics {unknown}; valid: {', '.join(METRICS)}.")
-        if self.label_names is not None and len(set(self.label_names)) < 2:
-            raise ValueError(f"Task {self.name!r}: needs at least two distinct label names, got {self.label_names}.")
-
-    @property
-    def is_regression(self) -> bool:
-        return self.label_names is None
-
-    @property
-    def is_pair(self) -> bool:
-        return len(self.text_columns) == 2
-
-    @property
-    def num_labels(self) -> int:
-        """Outputs of the model: 1 for regression, else the number of classes."""
-        return 1 if self.label_names is None else len(self.label_names)
-
-    @property
-    def primary_metric(self) -> str:
-        return self.metrics[0]
-
 
 _NLI = ("entailment", "not_entailment")
 TASKS: dict[str, TaskSpec] = {
@@ -168,30 +96,6 @@ def get_task(task: str | TaskSpec) -> TaskSpec:
     if key not in TASKS:
         raise ValueError(f"Unknown task {task!r}; valid tasks: {', '.join(TASKS)}.")
     return TASKS[key]
-
-
-def compute_metrics(task: str | TaskSpec, predictions, labels) -> dict[str, float]:
-    """The task's official metrics of ``predictions`` against ``labels``.
-
-    Args:
-        predictions: ``(N,)`` class ids or scores, or ``(N, num_labels)`` logits (argmax is
-            taken for classification; the single column for regression).
-        labels: ``(N,)`` gold class ids or scores.
-
-    Returns:
-        ``{metric: value}`` in the order of ``TaskSpec.metrics``; correlations of a constant
-        prediction are ``nan``.
-
-    Raises:
-        ValueError: an unknown task, no examples, or different lengths.
-    """
-    spec = get_task(task)
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    if predictions.ndim == 2:
-        predictions = predictions[:, 0] if spec.is_regression else predictions.argmax(-1)  # (N, K) -> (N,)
-    if len(predictions) != len(labels) or len(labels) == 0:
-        raise ValueError(f"Need as many predictions as labels (>0); got {len(predictions)} and {len(labels)}.")
-    return {name: METRICS[name](predictions, labels) for name in spec.metrics}
 
 
 # --------------------------------------------------------------------------- records to datasets
@@ -229,22 +133,25 @@ def parse_label(value, spec: TaskSpec, where: str) -> int | float:
 
 
 def records_to_dataset(records: Records, spec: TaskSpec, source: str,
-                       columns: Mapping[str, str] | None = None) -> datasets.Dataset:
+                       columns: Mapping[str, str] | None = None, *, mapping_note: str = "") -> datasets.Dataset:
     """A ``datasets.Dataset`` of the task's text columns and ``label`` from parsed records.
 
     Args:
         columns: task column -> column in the records (``{"sentence": "text", "label": "polarity"}``);
             task columns not given keep their own name.
+        mapping_note: added to the errors about the mapping (unknown or missing columns), e.g. which
+            flag gave it.
 
     Raises:
         ValueError: missing columns (named, with the columns found), non-text values or labels
             outside the label set (file and line named).
     """
+    note = f" {mapping_note}" if mapping_note else ""
     mapping = {name: name for name in (*spec.text_columns, "label")}
     unknown = sorted(set(columns or {}) - set(mapping))
     if unknown:
-        raise ValueError(f"Column mapping names {unknown}, which task {spec.name} does not have; its columns: "
-                         f"{', '.join(mapping)}.")
+        raise ValueError(f"Column mapping names {unknown}, which task {spec.name} does not have (mapping of "
+                         f"{source}); its columns: {', '.join(mapping)}.{note}")
     mapping.update(columns or {})
     values: dict[str, list] = {name: [] for name in mapping}
     for location, record in records:
@@ -252,7 +159,7 @@ def records_to_dataset(records: Records, spec: TaskSpec, source: str,
                    for task_col, col in mapping.items() if col not in record]
         if missing:
             raise ValueError(f"{source}, {location}: missing column(s) {', '.join(missing)}; columns found: "
-                             f"{', '.join(map(str, record))}.")
+                             f"{', '.join(map(str, record))}.{note}")
         for name in spec.text_columns:
             text = record[mapping[name]]
             if not isinstance(text, str):
@@ -420,46 +327,69 @@ def load_hub(task: str | TaskSpec) -> datasets.DatasetDict:
     return datasets.DatasetDict(output)
 
 
+def _column_mapping(columns: Mapping[str, str] | str | None) -> dict[str, str]:
+    return dict(columns) if isinstance(columns, Mapping) else parse_column_mapping(columns)
+
+
 def load_files(task: str | TaskSpec, train_file: str | os.PathLike, validation_file: str | os.PathLike,
-               columns: Mapping[str, str] | str | None = None) -> datasets.DatasetDict:
+               columns: Mapping[str, str] | str | None = None, *,
+               validation_columns: Mapping[str, str] | str | None = None) -> datasets.DatasetDict:
     """Your own train and validation files (``.tsv``, ``.csv``, ``.json``, ``.jsonl``; see
     :func:`lexkd.tasks.classification.readers.read_records`) as a task's ``DatasetDict``.
 
     Args:
-        columns: task column -> file column, as a dict or ``"sentence=text,label=polarity"``.
-            Labels may be class names or ids ``0..K-1`` (scores for STS-B).
+        columns: task column -> file column, as a dict or ``"sentence=text,label=polarity"``
+            (:func:`~lexkd.tasks.classification.readers.parse_column_mapping`); task columns not
+            named keep their own name. Labels may be class names or ids ``0..K-1`` (scores for STS-B).
+        validation_columns: the mapping of the validation file, in the same form, for a file whose
+            header differs from the training file's; ``None``: ``columns``. It replaces ``columns``
+            for that file (it is not merged with it).
 
     Raises:
         FileNotFoundError, ValueError: see :func:`~lexkd.tasks.classification.readers.read_records` and
-            :func:`records_to_dataset`.
+            :func:`records_to_dataset`; a mapped column missing from a file names the file, the
+            column and the mapping (``--columns`` or ``--validation_columns``) that asked for it.
     """
     spec = get_task(task)
-    mapping = dict(columns) if isinstance(columns, Mapping) else parse_column_mapping(columns)
-    return datasets.DatasetDict({split: records_to_dataset(read_records(path), spec, str(path), mapping)
-                                 for split, path in (("train", train_file), ("validation", validation_file))})
+    if validation_columns is None:
+        validation = (_column_mapping(columns), "This file's column mapping is --columns (also used for the "
+                      "validation file: give --validation_columns when its header differs).")
+    else:
+        validation = (_column_mapping(validation_columns), "This file's column mapping is --validation_columns.")
+    files = {"train": (train_file, _column_mapping(columns), "This file's column mapping is --columns."),
+             "validation": (validation_file, *validation)}
+    return datasets.DatasetDict({
+        split: records_to_dataset(read_records(path), spec, str(path), mapping, mapping_note=note)
+        for split, (path, mapping, note) in files.items()})
 
 
 def load_task_data(task: str | TaskSpec, data: str = "auto", *, train_file: str | None = None,
-                   validation_file: str | None = None,
-                   columns: Mapping[str, str] | str | None = None) -> tuple[datasets.DatasetDict, str]:
+                   validation_file: str | None = None, columns: Mapping[str, str] | str | None = None,
+                   validation_columns: Mapping[str, str] | str | None = None) -> tuple[datasets.DatasetDict, str]:
     """A task's data from the source the scripts' ``--data`` names, or from your own files.
 
     Args:
         data: ``"hub"``; ``"local"`` (:func:`default_glue_dir`); a GLUE folder laid out like
             ``../shared/data/glue``; or ``"auto"``: local when that folder exists, else the hub.
             Ignored when ``train_file``/``validation_file`` are given (both are then required).
+        columns, validation_columns: the column mappings of the files (:func:`load_files`).
 
     Returns:
         ``(dataset_dict, source)`` where ``source`` says what was read (for reports).
 
     Raises:
-        ValueError: only one of the two files given, and see the loaders.
+        ValueError: only one of the two files given; a column mapping without files; and see the loaders.
     """
     spec = get_task(task)
     if train_file or validation_file:
         if not (train_file and validation_file):
             raise ValueError("Give both a train file and a validation file (or neither, to use --data).")
-        return load_files(spec, train_file, validation_file, columns), f"files: {train_file}, {validation_file}"
+        return (load_files(spec, train_file, validation_file, columns, validation_columns=validation_columns),
+                f"files: {train_file}, {validation_file}")
+    given = [flag for flag, value in (("--columns", columns), ("--validation_columns", validation_columns)) if value]
+    if given:
+        raise ValueError(f"{' and '.join(given)} map the columns of your own files: give --train_file and "
+                         "--validation_file too, or drop the mapping to use --data.")
     if data == "auto":
         data = "local" if default_glue_dir().is_dir() else "hub"
     if data == "hub":

@@ -4,11 +4,13 @@ Two tasks (:data:`TASKS`), both scored with macro F1 (the metric of Wahle et al.
 iConference 2022) and accuracy:
 
 - ``pairs``: (``source``, ``suspicious``) sentence pairs, 1 = plagiarised paraphrase.
-  :func:`load_pairs_data` reads the PAN-2010 pairs of Madnani et al. (2012), whose only
-  labelled split here is ``train``: it holds out ``test_fraction`` of the *source sentences*
-  (:func:`lexkd.tasks.plagiarism.data.split_by_group` on ``source``; a source recurs in up to 5
-  pairs, so a row-level split would leak it), trains on the rest and reports on the held-out
-  part. Or MSRP's own train and test files.
+  :func:`load_pairs_data` reads the PAN-2010 pairs of Madnani et al. (2012). A folder that holds
+  PAN's own ``pan-test_*`` files is trained on all of ``train`` and tested on them
+  (:data:`PAN_OWN_TEST`); one with only ``train`` (the copy in ``../shared/data``) holds out
+  ``test_fraction`` of the *source sentences* (:func:`lexkd.tasks.plagiarism.data.split_by_group`
+  on ``source``; a source recurs in up to 5 pairs, so a row-level split would leak it), trains on
+  the rest and reports on the held-out part (:data:`PAN_CARVED_TEST`); :func:`pairs_test_split`
+  says which. Or MSRP's own train and test files.
 - ``machine-paraphrase``: single paragraphs, 1 = machine-paraphrased. :func:`load_machine_paraphrase_data`
   reads folders in the layout of Zenodo record 3608000
   (:func:`lexkd.tasks.plagiarism.data.read_machine_paraphrase`): a training corpus and a test corpus
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import datasets
 
-from lexkd.tasks.glue.data import TaskSpec
+from lexkd.tasks.classification.spec import TaskSpec
 from lexkd.tasks.plagiarism.data import (
     MACHINE_PARAPHRASE_ENCODING,
     MACHINE_PARAPHRASE_LABELS,
@@ -64,7 +66,7 @@ _SIDES = ("train", "test")
 
 
 def get_plagiarism_task(task: str) -> TaskSpec:
-    """The :class:`~lexkd.tasks.glue.data.TaskSpec` of ``"pairs"`` or ``"machine-paraphrase"``
+    """The :class:`~lexkd.tasks.classification.spec.TaskSpec` of ``"pairs"`` or ``"machine-paraphrase"``
     (underscores and case ignored).
 
     Raises:
@@ -96,27 +98,65 @@ def _msrp_files(spec: str) -> tuple[Path, Path]:
     return Path(files[0]), Path(files[1])
 
 
+PAN_OWN_TEST = "PAN's own test split"
+PAN_CARVED_TEST = "carved from train by source sentence"
+MSRP_OWN_TEST = "MSRP's own test split"
+_PAN_TEST_FILES = ("pan-test_s1.txt", "pan-test_s2.txt", "pan-test.labels")
+
+
+def _is_msrp(text: str) -> bool:
+    return text == "msrp" or text.startswith("msrp:")
+
+
+def pairs_test_split(data: str | os.PathLike | None = None) -> str:
+    """Which test split :func:`load_pairs_data` uses for ``data``: :data:`PAN_OWN_TEST` for a PAN
+    folder holding ``pan-test_s1.txt``, ``pan-test_s2.txt`` and ``pan-test.labels``;
+    :data:`PAN_CARVED_TEST` for a folder with only the train files, or a file prefix; or
+    :data:`MSRP_OWN_TEST` for the ``msrp`` forms.
+
+    Raises:
+        ValueError: a folder holding some of PAN's three test files but not all (named): it is
+            not clear whether to use them.
+    """
+    if data is not None and _is_msrp(str(data)):
+        return MSRP_OWN_TEST
+    folder = Path(data) if data is not None else default_pan_dir()
+    if not folder.is_dir():
+        return PAN_CARVED_TEST
+    present = [name for name in _PAN_TEST_FILES if (folder / name).is_file()]
+    if present and len(present) < len(_PAN_TEST_FILES):
+        absent = [name for name in _PAN_TEST_FILES if name not in present]
+        raise ValueError(f"{folder} holds {', '.join(present)} but not {', '.join(absent)}: give all three files "
+                         "of PAN's test split (to evaluate on it) or none (to carve a test split from train).")
+    return PAN_OWN_TEST if present else PAN_CARVED_TEST
+
+
 def load_pairs_data(data: str | os.PathLike | None = None, *, test_fraction: float = 0.1,
                     split_seed: int = 42) -> tuple[datasets.DatasetDict, str]:
-    """The ``pairs`` task's train and test splits.
+    """The ``pairs`` task's train and test splits (which one: :func:`pairs_test_split`).
 
     Args:
         data: a folder holding ``pan-train_s1.txt``, ``pan-train_s2.txt``, ``pan-train.labels``,
-            or the prefix of three such files (``.../pan-test``); default :func:`default_pan_dir`.
-            PAN is split here: ``test_fraction`` of its source sentences (``split_seed``) are held
-            out as ``test``. Or ``"msrp:TRAIN_FILE,TEST_FILE"`` (MSRP's own split), or ``"msrp"``
-            for the shared copy (``shared_data_dir()/paraphrase/msrp``).
+            or the prefix of three such files (``.../pan-train``); default :func:`default_pan_dir`.
+            When the folder also holds PAN's test files (``pan-test_s1.txt``, ``pan-test_s2.txt``,
+            ``pan-test.labels``), all of train is trained on and ``test`` is PAN's own test split.
+            Otherwise (as in ``../shared/data``, which has only train) ``test_fraction`` of the
+            source sentences of train (``split_seed``) are held out as ``test``. Or
+            ``"msrp:TRAIN_FILE,TEST_FILE"`` (MSRP's own split), or ``"msrp"`` for the shared copy
+            (``shared_data_dir()/paraphrase/msrp``).
 
     Returns:
-        ``(DatasetDict(train, test), source)``, columns ``source``, ``suspicious``, ``label``.
+        ``(DatasetDict(train, test), source)``, columns ``source``, ``suspicious``, ``label``;
+        ``source`` names the split (``"... (PAN's own test split)"`` or ``"... (held out 0.1 of
+        source sentences, seed 42)"``).
 
     Raises:
         FileNotFoundError: no such folder, prefix or file (named).
         ValueError: bad files (see the readers), a bad ``msrp:`` form, ``test_fraction`` not in
-            (0, 1), or fewer than two source sentences.
+            (0, 1), fewer than two source sentences, or only some of PAN's test files.
     """
     text = str(data) if data is not None else ""
-    if text == "msrp" or text.startswith("msrp:"):
+    if _is_msrp(text):
         train_file, test_file = _msrp_files(text)
         parts = datasets.DatasetDict(train=read_msrp(train_file), test=read_msrp(test_file))
         return parts, f"msrp: {train_file}, {test_file}"
@@ -125,7 +165,14 @@ def load_pairs_data(data: str | os.PathLike | None = None, *, test_fraction: flo
         where = "" if data is not None else " (the default: set LEXKD_SHARED_DATA or give the folder)"
         raise FileNotFoundError(f"{path}: no such PAN folder{where}; expected a folder holding pan-train_s1.txt, "
                                 "pan-train_s2.txt and pan-train.labels, or the prefix of three such files.")
+    if pairs_test_split(path) == PAN_OWN_TEST:
+        parts = datasets.DatasetDict(train=read_pan_pairs(path, "train"), test=read_pan_pairs(path, "test"))
+        logger.info("PAN pairs from %s: test split %s (%s), trained on all of train; --test_fraction and "
+                    "--split_seed are not used.", path, PAN_OWN_TEST, ", ".join(_PAN_TEST_FILES))
+        return parts, f"pan: {path} ({PAN_OWN_TEST})"
     parts = split_by_group(read_pan_pairs(path, "train"), "source", test_fraction, split_seed)
+    logger.info("PAN pairs from %s: test split %s (%g of the source sentences, seed %d).", path, PAN_CARVED_TEST,
+                test_fraction, split_seed)
     return parts, f"pan: {path} (held out {test_fraction:g} of source sentences, seed {split_seed})"
 
 

@@ -53,6 +53,7 @@ from lexkd.lexical.glosses import (
 from lexkd.lexical.lmgc_m import nsp_head, nsp_logits
 from lexkd.lexical.wordnet import get_wordnet, normalize_pos
 from lexkd.models.masked_lm import check_local_model
+from lexkd.utils.hub import hub_load_error
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,11 @@ def get_scorer(name: str, model: PreTrainedModel):
 
 def _architectures(name_or_path: str | os.PathLike) -> list[str]:
     check_local_model(str(name_or_path))
-    return list(AutoConfig.from_pretrained(name_or_path).architectures or [])
+    try:
+        config = AutoConfig.from_pretrained(name_or_path)
+    except OSError as error:
+        raise hub_load_error(str(name_or_path), error) from None
+    return list(config.architectures or [])
 
 
 def load_pretraining_model(name_or_path: str | os.PathLike) -> PreTrainedModel:
