@@ -2,9 +2,12 @@
 """Evaluate a WSD system on a data set in the unified format of Raganato et al. (2017).
 
 Writes the answers as a key file (``instance_id sense_key`` per line, the framework's format,
-readable by its ``Scorer.java``) and prints P, R, F1 and the per-POS scores as JSON when gold
-keys are given. Instances a system cannot answer (a lemma with no WordNet sense) are left out
-of the key file and counted under ``skipped``: they lower R, not P, as in ``Scorer.java``.
+readable by its ``Scorer.java``) and prints P, R, F1 and the per-POS scores as JSON whenever gold
+keys are found: ``--gold``, else ``X.gold.key.txt`` beside ``X.data.xml`` (the framework's
+naming). The key file used is logged and recorded as ``gold_key_file`` in the JSON (null, and no
+``scores``, when there is none). Instances a system cannot answer (a lemma with no WordNet sense)
+are left out of the key file and counted under ``skipped``: they lower R, not P, as in
+``Scorer.java``. The logic is :mod:`lexkd.tasks.wsd.systems`'.
 
 ``--model`` is one of:
 
@@ -17,7 +20,7 @@ of the key file and counted under ``skipped``: they lower R, not P, as in ``Scor
   no added parameter (the LMGC-M setting).
 
 Examples:
-    python scripts/eval_wsd.py --model first_sense --data SE07.data.xml --gold SE07.gold.key.txt --output fs.key
+    python scripts/eval_wsd.py --model first_sense --data SE07.data.xml --output fs.key  # scored: SE07.gold.key.txt is beside it
     python scripts/eval_wsd.py --model mfs --train semcor.data.xml --train_gold semcor.gold.key.txt \
         --data SE07.data.xml --gold SE07.gold.key.txt --output mfs.key
     python scripts/eval_wsd.py --model runs/student/model --train semcor.data.xml --train_gold semcor.gold.key.txt \
@@ -36,12 +39,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from transformers import AutoTokenizer, TrainingArguments
+from transformers import TrainingArguments
 
 from lexkd.tasks.wsd.baselines import BASELINES
-from lexkd.tasks.wsd.lmgc import LMGCSystem, load_lmgc_model
-from lexkd.tasks.wsd.raganato import default_key_file, read_raganato, write_key_file
-from lexkd.tasks.wsd.scoring import score
+from lexkd.tasks.wsd.raganato import default_key_file, read_raganato
+from lexkd.tasks.wsd.systems import evaluate_system, gold_key_for, make_system
 from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically
 
@@ -51,7 +53,9 @@ class EvalArguments:
     model: str = field(metadata={"help": f"A baseline ({', '.join(sorted(BASELINES))}) or a checkpoint (folder or hub id)."})
     data: str = field(metadata={"help": "The evaluation set's .data.xml."})
     output: str = field(metadata={"help": "Key file to write (instance_id sense_key per line)."})
-    gold: str | None = field(default=None, metadata={"help": "The evaluation set's .gold.key.txt (to print scores)."})
+    gold: str | None = field(default=None, metadata={
+        "help": "The evaluation set's .gold.key.txt, to score the answers; default: X.gold.key.txt beside X.data.xml "
+                "when that file exists (else the answers are written but not scored)."})
     train: str | None = field(
         default=None, metadata={"help": "Training set .data.xml (e.g. SemCor): for mfs and word_expert, or to fine-tune "
                                 "LMGC from a checkpoint."}
@@ -61,8 +65,8 @@ class EvalArguments:
                                 "when that file exists (the framework's naming)."}
     )
     scorer: str = field(
-        default="auto", metadata={"help": "For checkpoints: classifier (LMGC), nsp (next-sentence head of a "
-                                  "BertForPreTraining) or auto (classifier if the checkpoint is one, else nsp)."}
+        default="auto", metadata={"help": "For checkpoints without --train: classifier (LMGC), nsp (next-sentence head "
+                                  "of a BertForPreTraining) or auto (classifier if the checkpoint is one, else nsp)."}
     )
     max_length: int = field(default=128, metadata={"help": "Tokens per context/gloss pair."})
     eval_batch_size: int = field(default=64, metadata={"help": "Pairs per forward pass (a target's candidates are never split)."})
@@ -80,34 +84,19 @@ DEFAULTS = {"output_dir": "runs/lmgc", "num_train_epochs": 1, "per_device_train_
             "warmup_steps": 0, "logging_steps": 50, "save_steps": 500, "save_total_limit": 2, "report_to": "none"}
 
 
-def make_system(args: EvalArguments, train_args: TrainingArguments, train):
-    """The system named by ``--model``, trained on ``train`` where it learns."""
-    if args.model in BASELINES:
-        return BASELINES[args.model]().fit(train), "baseline"
-    if train is not None:
-        model = load_lmgc_model(args.model, init_from_nsp=args.init_from_nsp)
-        system = LMGCSystem(model, AutoTokenizer.from_pretrained(args.model), scorer="classifier",
-                            max_length=args.max_length, batch_size=args.eval_batch_size)
-        system.fit(train, args=train_args, max_instances=args.max_train_instances, seed=train_args.seed, resume=args.resume)
-        return system, "classifier"
-    system = LMGCSystem.from_pretrained(args.model, scorer=args.scorer, max_length=args.max_length,
-                                        batch_size=args.eval_batch_size)
-    return system, system.scorer.name
-
-
 def main(argv=None) -> int:
     args, train_args = parse_args((EvalArguments, TrainingArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
-    corpus = read_raganato(args.data, args.gold)
+    gold = gold_key_for(args.data, args.gold)  # --gold, else X.gold.key.txt beside X.data.xml, else unscored
+    corpus = read_raganato(args.data, gold)
     train = read_raganato(args.train, args.train_gold or default_key_file(args.train)) if args.train else None
-    system, kind = make_system(args, train_args, train)
-    answers = system.predict(corpus)
-    write_key_file(answers, args.output)
-    result = {"model": args.model, "system": kind, "data": args.data, "instances": len(corpus.instances),
-              "answered": len(answers), "skipped": dict(system.skipped), "key_file": args.output}
-    if args.gold:
-        result["scores"] = score(answers, corpus.gold(), pos_of=corpus.pos_of())
+    system, kind = make_system(args.model, train=train, train_args=train_args, scorer=args.scorer,
+                               max_length=args.max_length, batch_size=args.eval_batch_size,
+                               max_train_instances=args.max_train_instances, init_from_nsp=args.init_from_nsp,
+                               resume=args.resume)
+    result = {"model": args.model, "system": kind, "data": args.data,
+              **evaluate_system(system, corpus, args.output, gold_key_file=gold)}
     result["wall_time_s"] = round(time.perf_counter() - start, 1)
     result["command"] = ("python scripts/eval_wsd.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     if args.results:

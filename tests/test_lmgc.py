@@ -8,21 +8,29 @@ import pytest
 import torch
 from conftest import run_named_script
 from test_glosses import FakeWordNet, make_corpus
-from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, TrainingArguments
+from test_wsd_systems import FIXTURE_XML
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    MegatronBertConfig,
+    MegatronBertForPreTraining,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    TrainingArguments,
+)
 
 from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.lexical.glosses import NoSensesError, candidate_groups, tokenize_pairs
-from lexkd.lexical.lmgc_m import (
-    LexicalPretrainingArguments,
-    MaskedPositionPreTraining,
-    held_out_mlm_set,
-    lmgc_m_dataset,
-    nsp_head,
-    train_lexical,
-)
+from lexkd.lexical.lmgc_m import LexicalPretrainingArguments, lmgc_m_dataset, train_lexical
+from lexkd.mlm.job import prepare_validation_set
 from lexkd.mlm.teachers import Teacher
-from lexkd.models.masked_lm import count_parameters
+from lexkd.models.masked_lm import MASKED_HEADS, count_parameters
+from lexkd.models.pair_head import MaskedPositionPreTraining, nsp_head
+from lexkd.tasks.wsd.corpus import read_key_file, write_key_file
 from lexkd.tasks.wsd.lmgc import LMGCSystem, NSPScorer, disambiguate, get_scorer, load_lmgc_model
+from lexkd.tasks.wsd.scoring import score_files
+from lexkd.tasks.wsd.systems import WSDEvaluator
 
 TEXTS = (["he sat on the bank of the river and the dog ran to the house with money"] * 5
          + ['the " river " bank : sloping land beside a river , a place that keeps money , a long ridge or pile'] * 5
@@ -52,6 +60,25 @@ def corpus():
     return make_corpus(SPEC)
 
 
+def held_out_set(tokenizer):
+    """The MLM job's held-out set (its one builder) of one document per text."""
+    return prepare_validation_set([[t] for t in TEXTS], tokenizer, max_seq_length=16, max_eval_sequences=512)
+
+
+@torch.no_grad()
+def independent_mlm_loss(model, held_out):
+    """Nats per masked token of ``model``'s full MLM output on the fixed masks, one unpadded row at a time."""
+    model.eval()
+    total, count = 0.0, 0
+    for row in held_out:
+        labels = torch.tensor([row["labels"]])
+        inputs = {k: torch.tensor([row[k]]) for k in ("input_ids", "attention_mask", "token_type_ids") if k in row}
+        logits = model(**inputs).prediction_logits  # (1, T, V)
+        total += torch.nn.functional.cross_entropy(logits[0], labels[0], ignore_index=-100, reduction="sum").item()
+        count += int((labels != -100).sum())
+    return total / count
+
+
 def test_nsp_head_is_required(tokenizer):
     mlm_only = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
                                           num_attention_heads=2, intermediate_size=64))
@@ -63,6 +90,51 @@ def test_nsp_head_is_required(tokenizer):
         get_scorer("nsp", mlm_only)
     with pytest.raises(ValueError, match="valid scorers"):
         get_scorer("vote", tiny_pretraining_model(tokenizer))
+
+
+def masked_batch(tokenizer, corpus):
+    """Two gloss/context pairs, padded, with labels at a few (non-padding) positions."""
+    data = tokenize_pairs(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    batch = dict(tokenizer.pad([{k: data[i][k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+                                for i in (0, 4)], return_tensors="pt"))
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[0, [2, 5]] = batch["input_ids"][0, [2, 5]]
+    labels[1, 3] = batch["input_ids"][1, 3]
+    return batch, labels
+
+
+def test_masked_position_pretraining_uses_the_masked_head_table(tokenizer, corpus, monkeypatch):
+    model = tiny_pretraining_model(tokenizer).eval()
+    batch, labels = masked_batch(tokenizer, corpus)
+    calls, bert_head = [], MASKED_HEADS["bert"]
+    monkeypatch.setitem(MASKED_HEADS, "bert", lambda m, hidden: calls.append(tuple(hidden.shape)) or bert_head(m, hidden))
+    with torch.no_grad():
+        outputs = MaskedPositionPreTraining(model)(labels=labels, **batch)
+        full = model(**batch)  # BertForPreTraining's own forward: both heads at every position
+    assert calls == [(3, 32)]  # the table's head, at the 3 masked positions only
+    assert torch.equal(outputs["labels"], labels[labels != -100])
+    assert torch.allclose(outputs["logits"], full.prediction_logits[labels != -100], atol=1e-5)
+    assert torch.allclose(outputs["nsp_logits"], full.seq_relationship_logits, atol=1e-6)
+
+
+def test_masked_position_pretraining_serves_any_type_the_table_knows(tokenizer, corpus, monkeypatch):
+    torch.manual_seed(0)
+    megatron = MegatronBertForPreTraining(MegatronBertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=128)).eval()
+    with pytest.raises(ValueError, match="no masked-position MLM head for model type 'megatron-bert'.*MASKED_HEADS knows"):
+        MaskedPositionPreTraining(megatron)
+    monkeypatch.setitem(MASKED_HEADS, "megatron-bert", lambda m, hidden: m.cls.predictions(hidden))
+    batch, labels = masked_batch(tokenizer, corpus)
+    with torch.no_grad():
+        outputs = MaskedPositionPreTraining(megatron)(labels=labels, **batch)
+        full = megatron(**batch)
+    assert torch.allclose(outputs["logits"], full.prediction_logits[labels != -100], atol=1e-5)
+    assert torch.allclose(outputs["nsp_logits"], full.seq_relationship_logits, atol=1e-6)
+    roberta = RobertaForMaskedLM(RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                               num_attention_heads=2, intermediate_size=64))
+    with pytest.raises(ValueError, match="no next-sentence-prediction head"):  # in the table, but no pair head
+        MaskedPositionPreTraining(roberta)
 
 
 def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus):
@@ -95,10 +167,18 @@ def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
 
     system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, batch_size=4, wordnet=FakeWordNet())
     system.scorer = Spy()
-    scores = system.score_groups(candidate_groups(corpus, training=False, wordnet=FakeWordNet()))
+    groups = candidate_groups(corpus, training=False, wordnet=FakeWordNet())
+    scores = system.score_groups(groups)
     assert [len(s) for s in scores] == [3, 3, 1, 3]
     assert Spy.sizes == [3, 4, 3]  # groups packed whole: [3], [3 + 1], [3]
-    assert all(0.0 <= p <= 1.0 for group in scores for p in group)
+    # Each score is P(match) of its own pair: the pair alone, unpadded, through the full model.
+    pairs = tokenize_pairs(groups, tokenizer, max_length=128)
+    model = system.model.eval()
+    with torch.no_grad():
+        alone = [torch.softmax(model(**{k: torch.tensor([pairs[i][k]]) for k in ("input_ids", "token_type_ids",
+                                                                                 "attention_mask")}
+                                     ).seq_relationship_logits, -1)[0, 0].item() for i in range(len(pairs))]
+    assert sum(scores, []) == pytest.approx(alone, abs=1e-5)
 
 
 def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corpus):
@@ -172,18 +252,23 @@ def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokeni
     before = count_parameters(model)
     train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
     assert train["next_sentence_label"] == [0, 1, 1, 1, 0, 1, 0, 0, 1, 1]  # 0 = the gloss is a gold sense
-    held_out = held_out_mlm_set([[t] for t in TEXTS], tokenizer, max_seq_length=16)
+    held_out = held_out_set(tokenizer)
     teachers = [Teacher(f"t{i}", tiny_pretraining_model(tokenizer, seed=9 + i, layers=1).eval(), tokenizer)
                 for i in range(2)] if with_teachers else []
     args = lexical_args(tmp_path / "run", alpha=0.5 if teachers else 0.0)
-    results = train_lexical(model, tokenizer, train, held_out, args, teachers=teachers, dev=corpus,
-                            wordnet=FakeWordNet())
+    dev = WSDEvaluator(corpus, tokenizer, max_length=32, wordnet=FakeWordNet())
+    results = train_lexical(model, tokenizer, train, held_out, args, teachers=teachers, dev_evaluator=dev)
 
     assert results["parameters_before"] == results["parameters_after"] == results["parameters_trained"] == before
     assert results["parameters_unchanged"] is True
     assert {"loss", "accuracy", "perplexity"} <= results["mlm_before"].keys() <= results["mlm_after"].keys()
-    assert results["mlm_before"]["loss"] != results["mlm_after"]["loss"]
+    # The held-out losses are those of the initial and of the saved model on the same fixed masks,
+    # recomputed here from the full MLM output of each.
     run = tmp_path / "run"
+    saved = BertForPreTraining.from_pretrained(run / "model")
+    assert results["mlm_before"]["loss"] == pytest.approx(independent_mlm_loss(tiny_pretraining_model(tokenizer),
+                                                                               held_out), rel=1e-5)
+    assert results["mlm_after"]["loss"] == pytest.approx(independent_mlm_loss(saved, held_out), rel=1e-5)
     for name in ("run_config.json", "metrics.jsonl", "lexical_results.json", "report.md", "model/config.json"):
         assert (run / name).is_file(), name
     logs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -191,26 +276,99 @@ def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokeni
     assert train_logs and all("nsp_accuracy" in r and "mlm_loss" in r for r in train_logs)
     assert any("eval_loss" in r for r in logs)
     assert all(("kd_loss" in r) == with_teachers for r in train_logs)
-    for when in ("before", "after"):  # WSD through the next-sentence head, every instance answered
-        assert results[f"wsd_dev_{when}"]["answered"] == len(corpus.instances)
-        assert 0.0 <= results[f"wsd_dev_{when}"]["F1"] <= 100.0
+    # Dev WSD through the next-sentence head, every instance answered: the written answers are those
+    # of the initial and of the saved model, and the F1 is Scorer.java's on those files.
+    write_key_file(corpus.gold(), tmp_path / "gold.key.txt")
+    for when, scored_model in (("before", tiny_pretraining_model(tokenizer)), ("after", saved)):
+        dev_result = results[f"wsd_dev_{when}"]
+        assert dev_result["answered"] == len(corpus.instances)
+        answers = LMGCSystem(scored_model, tokenizer, scorer="nsp", max_length=32, wordnet=FakeWordNet()).predict(corpus)
+        assert read_key_file(run / f"wsd_dev_{when}.key.txt") == {i: (k,) for i, k in answers.items()}
+        assert dev_result["F1"] == score_files(tmp_path / "gold.key.txt", run / f"wsd_dev_{when}.key.txt")["F1"]
     report = (run / "report.md").read_text()
     assert "Parameters unchanged: True" in report and "dev WSD F1 (NSP head)" in report
-    saved = BertForPreTraining.from_pretrained(run / "model")
     assert count_parameters(saved) == before and saved.config.lexkd["lmgc_m"]["match_label"] == 0
 
 
-def test_lmgc_m_resumes_from_its_checkpoint(tmp_path, tokenizer, corpus):
+def test_wsd_evaluator_scores_the_answers_on_a_constructed_case(tokenizer, corpus, monkeypatch):
+    fixed = {0: [0.1, 0.7, 0.2], 1: [0.5, 0.2, 0.9], 2: [0.3], 3: [0.4, 0.4, 0.1]}  # group -> P(match)
+    monkeypatch.setattr(LMGCSystem, "score_groups", lambda self, groups: [fixed[i] for i in range(len(groups))])
+    result = WSDEvaluator(corpus, tokenizer, wordnet=FakeWordNet())(tiny_pretraining_model(tokenizer))
+    # answers: bank%1:14:00:: (gold 17:01, wrong), bank%1:17:00:: (gold 14:00, wrong), dog (right), bank%1:17:01:: (right)
+    assert (result["correct"], result["answered"], result["P"], result["R"], result["F1"]) == (2, 4, 50.0, 50.0, 50.0)
+    assert result["per_pos"]["NOUN"]["F1"] == 50.0 and result["skipped"]["groups"] == 4
+    with pytest.raises(ValueError, match="no gold keys"):
+        WSDEvaluator(make_corpus([(w, i, lemma, pos, []) for w, i, lemma, pos, _ in SPEC]), tokenizer)
+
+
+def test_lmgc_m_resumed_beyond_its_steps_equals_an_uninterrupted_run(tmp_path, tokenizer, corpus):
+    # N steps, then resumed from checkpoint-N to M > N: bit-identical weights to M steps in one go
+    # (SGD and a constant learning rate, so neither Adam's state nor the schedule can hide a difference).
+    # An epoch is 3 batches of the 10 pairs: the run resumes inside the first and goes on into the second.
+    first_steps, last_steps = 2, 5
     train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
-    held_out = held_out_mlm_set([[t] for t in TEXTS], tokenizer, max_seq_length=16)
-    train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out, lexical_args(tmp_path / "run", max_steps=2))
-    results = train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out,
-                            lexical_args(tmp_path / "run", max_steps=4), resume=True)
-    assert results["steps"] == 4
+    held_out = held_out_set(tokenizer)
+    sgd = dict(optim="sgd", learning_rate=0.5, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
+               save_steps=first_steps, eval_strategy="no", logging_steps=1)
+    full = tiny_pretraining_model(tokenizer)
+    train_lexical(full, tokenizer, train, held_out, lexical_args(tmp_path / "full", max_steps=last_steps, **sgd))
+    train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out,
+                  lexical_args(tmp_path / "part", max_steps=first_steps, **sgd))
+    assert (tmp_path / "part" / f"checkpoint-{first_steps}").is_dir()
+    torch.manual_seed(999)  # the RNG state must come from the checkpoint, not from here
+    resumed = tiny_pretraining_model(tokenizer, seed=123)  # different init: the weights must come from the checkpoint
+    results = train_lexical(resumed, tokenizer, train, held_out, lexical_args(tmp_path / "part", max_steps=last_steps, **sgd),
+                            resume=True)
+    assert results["steps"] == last_steps
+    initial = tiny_pretraining_model(tokenizer).state_dict()
+    full_state, resumed_state = full.state_dict(), resumed.state_dict()
+    assert not torch.equal(full_state["bert.embeddings.word_embeddings.weight"],
+                           initial["bert.embeddings.word_embeddings.weight"])
+    assert not torch.equal(full_state["cls.seq_relationship.weight"], initial["cls.seq_relationship.weight"])
+    for name, tensor in full_state.items():
+        assert torch.equal(tensor, resumed_state[name]), name
+
+
+def test_lmgc_m_resume_needs_a_checkpoint(tmp_path, tokenizer, corpus):
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    held_out = held_out_set(tokenizer)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         (tmp_path / "empty").mkdir()
         train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out, lexical_args(tmp_path / "empty"),
                       resume=True)
+
+
+def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus):
+    # pretrain_lexical.py's data (lexkd.lexical.job.prepare_data) and the main MLM job's
+    # (prepare_job, here with a stand-in teacher cache so that no teacher is trained) give the same
+    # held-out documents and the same fixed masks for the same corpus flags and seeds.
+    from types import SimpleNamespace
+
+    from conftest import make_texts
+
+    from lexkd.lexical.job import LexicalJobArguments, prepare_data, resolve_job
+    from lexkd.mlm.job import prepare_job
+    from lexkd.tasks.wsd.raganato import write_raganato
+    from lexkd.utils.cli import CorpusArguments, TeacherArguments
+
+    (tmp_path / "corpus.txt").write_text("\n".join(make_texts(80, seed=3)) + "\n")
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+    corpus_args = CorpusArguments(corpus=str(tmp_path / "corpus.txt"), validation_fraction=0.25, split_seed=5,
+                                  max_seq_length=16, max_eval_sequences=12, eval_masking_seed=77,
+                                  tokenizer=str(tmp_path / "tokenizer"))
+    train_args = lexical_args(tmp_path / "run", mlm_probability=0.2)
+    stand_in_cache = SimpleNamespace(teacher_names=[], path="stand-in", check=lambda *args: None)
+    job_tokenizer, mlm_data, _ = prepare_job(TeacherArguments(), corpus_args, train_args, teacher_cache=stand_in_cache)
+
+    write_raganato(corpus, tmp_path / "semcor.data.xml", tmp_path / "semcor.gold.key.txt")
+    job = resolve_job(LexicalJobArguments(student="unused", semcor=str(tmp_path / "semcor.data.xml")), train_args)
+    lexical = prepare_data(job, corpus_args, train_args, job_tokenizer, wordnet=FakeWordNet())
+    assert len(lexical.held_out) == 12 and lexical.held_out.to_dict() == mlm_data.validation.to_dict()
+    assert sum(label != -100 for row in lexical.held_out["labels"] for label in row) > 0
+    assert lexical.pair_stats["used_pairs"] == len(lexical.train) == 10 and lexical.dev is None
+    other_masks = prepare_data(job, CorpusArguments(**{**vars(corpus_args), "eval_masking_seed": 78}), train_args,
+                               job_tokenizer, wordnet=FakeWordNet())
+    assert other_masks.held_out["labels"] != lexical.held_out["labels"]  # the comparison above sees the masks
 
 
 def test_lmgc_m_refuses_a_model_without_next_sentence_head(tmp_path, tokenizer, corpus):
@@ -274,91 +432,6 @@ def test_disambiguate_cli_bad_input_is_one_clear_line(real_wordnet, checkpoint, 
             argv += [flag, value]
     assert run_script("disambiguate", argv) == 2
     assert message in capsys.readouterr().err
-
-
-FIXTURE_XML = """<?xml version="1.0" encoding="UTF-8" ?>
-<corpus lang="en" source="toy">
-<text id="d000">
-<sentence id="d000.s000">
-<wf lemma="he" pos="PRON">He</wf>
-<wf lemma="sit" pos="VERB">sat</wf>
-<wf lemma="on" pos="ADP">on</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s000.t000" lemma="bank" pos="NOUN">bank</instance>
-<wf lemma="of" pos="ADP">of</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s000.t001" lemma="river" pos="NOUN">river</instance>
-</sentence>
-<sentence id="d000.s001">
-<wf lemma="the" pos="DET">The</wf>
-<instance id="d000.s001.t000" lemma="dog" pos="NOUN">dog</instance>
-<instance id="d000.s001.t001" lemma="run" pos="VERB">ran</instance>
-<wf lemma="to" pos="ADP">to</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s001.t002" lemma="xyzzy" pos="NOUN">xyzzy</instance>
-</sentence>
-</text>
-</corpus>
-"""
-FIXTURE_GOLD = """d000.s000.t000 bank%1:17:01::
-d000.s000.t001 river%1:17:00::
-d000.s001.t000 dog%1:05:00::
-d000.s001.t001 run%2:38:04::
-d000.s001.t002 bank%1:14:00::
-"""
-
-
-@pytest.fixture
-def wsd_files(tmp_path):
-    (tmp_path / "toy.data.xml").write_text(FIXTURE_XML)
-    (tmp_path / "toy.gold.key.txt").write_text(FIXTURE_GOLD)
-    return tmp_path / "toy.data.xml", tmp_path / "toy.gold.key.txt"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model, extra", [
-    ("first_sense", []),
-    ("CKPT", ["--scorer", "nsp"]),
-    ("CKPT", ["--train", "DATA", "--train_gold", "GOLD", "--max_steps", "2", "--output_dir", "OUT"]),
-])
-def test_eval_wsd_writes_key_file_and_scores(real_wordnet, checkpoint, wsd_files, tmp_path, capsys, model, extra):
-    data, gold = wsd_files
-    names = {"CKPT": str(checkpoint), "DATA": str(data), "GOLD": str(gold), "OUT": str(tmp_path / "lmgc")}
-    argv = ["--model", names.get(model, model), "--data", str(data), "--gold", str(gold),
-            "--output", str(tmp_path / "out.key"), "--results", str(tmp_path / "res.json")]
-    assert run_script("eval_wsd", argv + [names.get(x, x) for x in extra]) == 0
-    result = json.loads((tmp_path / "res.json").read_text())
-    assert json.dumps(result, indent=2) in capsys.readouterr().out  # printed last, after the Trainer's logs
-    keys = dict(line.split(" ", 1) for line in (tmp_path / "out.key").read_text().splitlines())
-    assert set(keys) == {"d000.s000.t000", "d000.s000.t001", "d000.s001.t000", "d000.s001.t001"}  # xyzzy: no sense
-    assert result["skipped"] == {"no_senses": 1} or result["skipped"] == {"no_wordnet_senses": 1}
-    scores = result["scores"]
-    assert scores["instances"] == 5 and scores["answered"] == 4 and 0.0 <= scores["F1"] <= 100.0
-    assert {"NOUN", "VERB"} <= scores["per_pos"].keys()
-    if model == "first_sense":
-        assert scores["correct"] == 3  # first senses of bank, river, dog are gold; run's is not
-    if "--train" in extra:
-        assert result["system"] == "classifier" and (tmp_path / "lmgc" / "model" / "config.json").is_file()
-
-
-@pytest.mark.slow
-def test_eval_wsd_refuses_classifier_scoring_of_a_pretraining_checkpoint(real_wordnet, checkpoint, wsd_files, tmp_path,
-                                                                       capsys):
-    data, gold = wsd_files
-    argv = ["--model", str(checkpoint), "--scorer", "classifier", "--data", str(data), "--output", str(tmp_path / "k")]
-    assert run_script("eval_wsd", argv) == 2
-    assert "not an LMGC classifier" in capsys.readouterr().err
-
-
-def test_the_gold_key_is_found_beside_the_data(tmp_path):
-    from lexkd.tasks.wsd.raganato import default_key_file
-
-    data = tmp_path / "semcor.data.xml"
-    data.write_text("<corpus/>")
-    assert default_key_file(data) is None  # no key file there yet
-    (tmp_path / "semcor.gold.key.txt").write_text("")
-    assert default_key_file(str(data)) == str(tmp_path / "semcor.gold.key.txt")
-    assert default_key_file(tmp_path / "other.xml") is None
 
 
 def test_pretrain_lexical_needs_gold_keys_for_its_corpus(checkpoint, tmp_path, capsys):

@@ -52,6 +52,7 @@ __all__ = [
     "candidate_groups",
     "format_gloss",
     "mark_target",
+    "sample_groups",
     "target_pairs",
     "tokenize_pairs",
     "tokenize_sentence",
@@ -231,6 +232,19 @@ def candidate_groups(corpus, *, training: bool = True, wordnet: WordNet | None =
         stats.pairs += len(pairs)
         stats.positives += positives
     return groups
+
+
+def sample_groups(groups: Sequence[list[GlossPair]], max_instances: int | None, *, seed: int = 42) -> list:
+    """At most ``max_instances`` groups (target words) drawn at random with ``seed``, in their original order.
+
+    All of ``groups`` (as a list) when ``max_instances`` is None or not smaller than their number.
+    """
+    if max_instances is None or len(groups) <= max_instances:
+        return list(groups)
+    import random
+
+    keep = sorted(random.Random(seed).sample(range(len(groups)), max_instances))
+    return [groups[i] for i in keep]
 
 
 _WORD = re.compile(r"\w+(?:-\w+)*|['’]\w+|[^\w\s]")

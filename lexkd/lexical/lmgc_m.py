@@ -22,90 +22,37 @@ so checkpoints, ``--resume``, progress bars, logging and held-out MLM evaluation
 job's. :func:`train_lexical` writes the run folder::
 
     run_config.json  metrics.jsonl  checkpoint-*/  model/ (atomic)
-    lexical_results.json  report.md
+    lexical_results.json  report.md  [wsd_dev_before.key.txt  wsd_dev_after.key.txt]
+
+The sentence-pair head and the training wrapper are :mod:`lexkd.models.pair_head`'s; the dev WSD
+evaluation is passed in (``dev_evaluator``), so this module imports no task adapter.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import torch
 import torch.nn.functional as F
-from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lexkd.data.collators import MaskedLMCollator, mask_once
-from lexkd.data.corpora import flatten
-from lexkd.data.tokenization import tokenize_texts
+from lexkd.data.collators import MaskedLMCollator
+from lexkd.lexical.glosses import tokenize_pairs
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer
-from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.models.masked_lm import count_parameters
+from lexkd.models.pair_head import NSP_MATCH_LABEL, MaskedPositionPreTraining
 
 logger = logging.getLogger(__name__)
-
-NSP_MATCH_LABEL = 0
-"""BERT's next-sentence label for "B follows A", used for "the gloss is a gold sense"."""
-
-
-def nsp_head(model: nn.Module) -> nn.Linear:
-    """The next-sentence-prediction layer of a ``BertForPreTraining``-style model.
-
-    Raises:
-        ValueError: the model has no such head or no pooler; the message says to start from a
-            ``BertForPreTraining`` checkpoint.
-    """
-    head = getattr(getattr(model, "cls", None), "seq_relationship", None)
-    pooler = getattr(getattr(model, "base_model", None), "pooler", None)
-    if not isinstance(head, nn.Linear) or head.out_features != 2 or pooler is None:
-        raise ValueError(
-            f"{type(model).__name__} has no next-sentence-prediction head (cls.seq_relationship) with a pooler, "
-            "which gloss matching uses so that no parameter is added. Start from a BertForPreTraining checkpoint: "
-            "lexkd's students and teachers are (lexkd.models.masked_lm.build_student), and hub BERT checkpoints load as "
-            "one with AutoModelForPreTraining. A BERT saved as BertForMaskedLM can be converted with "
-            "BertForPreTraining.from_pretrained(path).save_pretrained(new_path): its next-sentence head then "
-            "starts untrained, and LMGC-M trains it."
-        )
-    return head
-
-
-def nsp_logits(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """``(batch_size, 2)`` next-sentence logits, without computing the MLM output layer."""
-    pooled = model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).pooler_output
-    return nsp_head(model)(pooled)  # (B, H) -> (B, 2)
-
 
 def gloss_match_loss(nsp_logits: torch.Tensor, next_sentence_label: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of ``(batch_size, 2)`` next-sentence logits on ``(batch_size,)`` labels (0 = match)."""
     return F.cross_entropy(nsp_logits.float(), next_sentence_label)
-
-
-class MaskedPositionPreTraining(MaskedPositionMLM):
-    """:class:`lexkd.models.masked_lm.MaskedPositionMLM` that also returns the next-sentence logits.
-
-    One encoder pass gives both: the MLM head runs at masked positions only, the next-sentence
-    head on the pooled ``[CLS]`` vector. ``forward`` returns ``{"logits": (N, V), "labels": (N,),
-    "nsp_logits": (B, 2)}``.
-
-    Raises:
-        ValueError: (on construction) a model without a next-sentence head (see :func:`nsp_head`).
-    """
-
-    def __init__(self, model: PreTrainedModel):
-        nsp_head(model)
-        super().__init__(model)
-
-    def forward(self, input_ids, labels, attention_mask=None, token_type_ids=None, next_sentence_label=None):
-        masked = labels != -100  # (B, T)
-        outputs = self.model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        hidden = outputs.last_hidden_state  # (B, T, H)
-        logits = self.model.cls.predictions(hidden[masked])  # (N, H) -> (N, V)
-        return {"logits": logits, "labels": labels[masked], "nsp_logits": self.model.cls.seq_relationship(outputs.pooler_output)}
 
 
 @dataclass
@@ -174,47 +121,10 @@ def lmgc_m_dataset(groups, tokenizer: PreTrainedTokenizerBase, *, max_length: in
         ``input_ids``, ``token_type_ids``, ``attention_mask``, ``special_tokens_mask``,
         ``next_sentence_label``.
     """
-    from lexkd.lexical.glosses import tokenize_pairs
-
     pairs = tokenize_pairs(groups, tokenizer, max_length=max_length)
     labels = [NSP_MATCH_LABEL if label == 1 else 1 - NSP_MATCH_LABEL for label in pairs["label"]]
     pairs = pairs.remove_columns(["label", "group", "instance_id", "sense_key"])
     return pairs.add_column("next_sentence_label", labels)
-
-
-def held_out_mlm_set(
-    documents: list,
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    max_seq_length: int = 64,
-    line_by_line: bool = False,
-    max_eval_sequences: int | None = 512,
-    mlm_probability: float = 0.15,
-    eval_masking_seed: int = 1234,
-) -> datasets.Dataset:
-    """A fixed-masked held-out MLM set, built as :func:`lexkd.mlm.job.prepare_mlm_data` builds its
-    validation split, so with the same settings it is the MLM job's set and the losses compare.
-
-    Args:
-        documents: the held-out documents (e.g. the validation part of
-            :func:`lexkd.mlm.job.load_split_corpus` on ``"wordnet"``).
-    """
-    validation = tokenize_texts(flatten(documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
-    if max_eval_sequences is not None and len(validation) > max_eval_sequences:
-        validation = validation.select(range(max_eval_sequences))
-    return mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)
-
-
-def evaluate_wsd_nsp(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, corpus, *, max_length: int = 128,
-                     batch_size: int = 64, wordnet=None) -> dict:
-    """WSD scores (P, R, F1 ...) of ``model``'s next-sentence head on a corpus with gold keys."""
-    from lexkd.tasks.wsd.lmgc import LMGCSystem
-    from lexkd.tasks.wsd.scoring import score
-
-    system = LMGCSystem(model, tokenizer, scorer="nsp", max_length=max_length, batch_size=batch_size, wordnet=wordnet)
-    answers = system.predict(corpus)
-    gold = {instance.id: instance.gold_keys for instance in corpus.instances if instance.gold_keys}
-    return {**score(answers, gold, pos_of={i.id: i.pos for i in corpus.instances}), "skipped": system.stats.as_dict()}
 
 
 def train_lexical(
@@ -226,23 +136,26 @@ def train_lexical(
     *,
     teachers: Sequence[Teacher] = (),
     resume: bool = False,
-    dev=None,
+    dev_evaluator: Callable[..., dict] | None = None,
     max_length: int = 128,
     extra_config: dict | None = None,
-    wordnet=None,
 ) -> dict:
     """LMGC-M lexical pretraining of a ``BertForPreTraining`` student; writes the run folder.
 
     Args:
-        model: the student; must have a next-sentence head (:func:`nsp_head`).
+        model: the student; must have a next-sentence head (:func:`lexkd.models.pair_head.nsp_head`)
+            and a masked-position MLM head (:data:`lexkd.models.masked_lm.MASKED_HEADS`).
         train: from :func:`lmgc_m_dataset`.
-        held_out: fixed-masked MLM set (:func:`held_out_mlm_set`), scored before and after and
-            at every evaluation step.
+        held_out: the MLM job's fixed-masked held-out set
+            (:func:`lexkd.mlm.job.prepare_validation_set`, or :func:`lexkd.lexical.job.held_out_mlm_set`
+            from the corpus flags), scored before and after and at every evaluation step.
         args: :class:`LexicalPretrainingArguments` (``alpha > 0`` needs ``teachers``).
-        dev: optional WSD corpus with gold keys, scored with the next-sentence head before and
-            after (needs :mod:`lexkd.tasks.wsd.scoring`).
+        dev_evaluator: optional WSD evaluation, run on the student before and after: a callable
+            ``(model, key_file=None) -> dict`` of scores with ``"F1"`` that writes its answers to
+            ``key_file`` when given (:class:`lexkd.tasks.wsd.systems.WSDEvaluator`, the dev set
+            scored with the next-sentence head). Its answers go to
+            ``wsd_dev_before.key.txt`` / ``wsd_dev_after.key.txt`` in the run folder.
         extra_config: more settings for ``run_config.json`` (data paths, pair counts, ...).
-        wordnet: the sense inventory for ``dev`` (default :func:`lexkd.lexical.wordnet.get_wordnet`).
 
     Returns:
         ``lexical_results.json``'s content: ``parameters_before``/``parameters_after``,
@@ -250,18 +163,19 @@ def train_lexical(
         ``train_runtime_s``, ``steps``.
 
     Raises:
-        ValueError: no next-sentence head (message: start from a BertForPreTraining checkpoint).
+        ValueError: no next-sentence head (message: start from a BertForPreTraining checkpoint),
+            or a model type without a masked-position MLM head.
         FileNotFoundError: ``resume`` with no checkpoint; FileExistsError: an interrupted run's folder.
         RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
     """
     from lexkd.mlm.job import MetricsJsonlCallback
     from lexkd.utils.io import save_model_atomically, write_json_atomically
 
-    wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP head
+    wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP or MLM head
     output_dir = Path(args.output_dir)
     checkpoint = _start_run(output_dir, args, resume)
     results: dict = {"parameters_before": count_parameters(model),
-                     **_measure(model, tokenizer, held_out, dev, "before", max_length=max_length, wordnet=wordnet)}
+                     **_measure(model, tokenizer, held_out, dev_evaluator, "before", args)}
     if args.should_save:
         write_json_atomically({"training": args.to_dict(), "teachers": [t.name for t in teachers],
                                "train_pairs": len(train), "held_out_sequences": len(held_out), **(extra_config or {})},
@@ -280,7 +194,7 @@ def train_lexical(
     if not results["parameters_before"] == results["parameters_after"] == results["parameters_trained"]:
         raise RuntimeError(f"LMGC-M changed the parameter count: {results}")
     results["parameters_unchanged"] = True
-    results.update(_measure(model, tokenizer, held_out, dev, "after", max_length=max_length, wordnet=wordnet))
+    results.update(_measure(model, tokenizer, held_out, dev_evaluator, "after", args))
     if trainer.is_world_process_zero():
         model.config.lexkd = {**(getattr(model.config, "lexkd", None) or {}), "lmgc_m": {
             "nsp_weight": args.nsp_weight, "alpha": args.alpha, "teachers": [t.name for t in teachers],
@@ -304,13 +218,14 @@ def _start_run(output_dir: Path, args: LexicalPretrainingArguments, resume: bool
     return None
 
 
-def _measure(model, tokenizer, held_out, dev, when: str, *, max_length: int, wordnet) -> dict:
-    """Held-out MLM scores (``mlm_<when>``) and, with ``dev``, WSD scores through the NSP head."""
+def _measure(model, tokenizer, held_out, dev_evaluator, when: str, args: LexicalPretrainingArguments) -> dict:
+    """Held-out MLM scores (``mlm_<when>``) and, with ``dev_evaluator``, its WSD scores (``wsd_dev_<when>``)."""
     from lexkd.mlm.job import evaluate_model
 
     results = {f"mlm_{when}": evaluate_model(model, held_out, tokenizer, desc=f"Held-out MLM {when}")}
-    if dev is not None:
-        results[f"wsd_dev_{when}"] = evaluate_wsd_nsp(model, tokenizer, dev, max_length=max_length, wordnet=wordnet)
+    if dev_evaluator is not None:
+        key_file = Path(args.output_dir) / f"wsd_dev_{when}.key.txt" if args.should_save else None
+        results[f"wsd_dev_{when}"] = dev_evaluator(model, key_file=key_file)
     return results
 
 

@@ -46,13 +46,14 @@ from lexkd.lexical.glosses import (
     NoSensesError,
     PairStats,
     candidate_groups,
+    sample_groups,
     target_pairs,
     tokenize_pairs,
     tokenize_sentence,
 )
-from lexkd.lexical.lmgc_m import nsp_head, nsp_logits
 from lexkd.lexical.wordnet import get_wordnet, normalize_pos
 from lexkd.models.masked_lm import check_local_model
+from lexkd.models.pair_head import NSP_MATCH_LABEL, nsp_head, nsp_logits
 from lexkd.utils.hub import hub_load_error
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class NSPScorer:
 
     def __call__(self, model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = nsp_logits(model, batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"))  # (B, 2)
-        return torch.softmax(logits.float(), dim=-1)[:, 0]
+        return torch.softmax(logits.float(), dim=-1)[:, NSP_MATCH_LABEL]
 
 
 SCORERS = {"classifier": ClassifierScorer, "nsp": NSPScorer}
@@ -297,16 +298,6 @@ class LMGCSystem:
             best = max(range(len(group)), key=lambda i: (scores[i], -i))  # ties: earlier WordNet sense
             answers[group[best].instance_id] = group[best].sense_key
         return answers
-
-
-def sample_groups(groups: list, max_instances: int | None, *, seed: int = 42) -> list:
-    """At most ``max_instances`` groups drawn at random (seeded), in their original order."""
-    if max_instances is None or len(groups) <= max_instances:
-        return list(groups)
-    import random
-
-    keep = sorted(random.Random(seed).sample(range(len(groups)), max_instances))
-    return [groups[i] for i in keep]
 
 
 def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, groups: Sequence[Sequence[GlossPair]],
