@@ -8,9 +8,8 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from conftest import run_named_script
+from conftest import run_named_script, write_glue_fixture
 from PIL import Image
-from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
 from lexkd.tasks.classification.finetune import (

@@ -6,8 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_named_script
-from test_glosses import FakeWordNet, make_corpus
+from conftest import make_wsd_corpus, run_named_script
 from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, TrainingArguments
 
 from lexkd.data.tokenization import train_wordpiece_tokenizer
@@ -49,7 +48,7 @@ def tiny_pretraining_model(tokenizer, seed=0, layers=2):
 
 @pytest.fixture
 def corpus():
-    return make_corpus(SPEC)
+    return make_wsd_corpus(SPEC)
 
 
 def test_nsp_head_is_required(tokenizer):
@@ -65,9 +64,9 @@ def test_nsp_head_is_required(tokenizer):
         get_scorer("vote", tiny_pretraining_model(tokenizer))
 
 
-def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus):
+def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus, fake_wordnet):
     model = tiny_pretraining_model(tokenizer).eval()
-    data = tokenize_pairs(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    data = tokenize_pairs(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     rows = [{k: data[i][k] for k in ("input_ids", "token_type_ids", "attention_mask")} for i in range(3)]
     batch = dict(tokenizer.pad(rows, return_tensors="pt"))
     with torch.no_grad():
@@ -75,8 +74,8 @@ def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus):
         assert torch.allclose(NSPScorer()(model, batch), expected, atol=1e-6)
 
 
-def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypatch):
-    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, wordnet=FakeWordNet())
+def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypatch, fake_wordnet):
+    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, wordnet=fake_wordnet)
     fixed = {0: [0.1, 0.7, 0.2], 1: [0.5, 0.2, 0.9], 2: [0.3], 3: [0.4, 0.4, 0.1]}  # group -> scores
     monkeypatch.setattr(system, "score_groups", lambda groups: [fixed[i] for i in range(len(groups))])
     answers = system.predict(corpus)
@@ -85,7 +84,7 @@ def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypa
     assert system.stats.groups == 4 and system.stats.skipped == 0
 
 
-def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
+def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus, fake_wordnet):
     class Spy(NSPScorer):
         sizes: list = []
 
@@ -93,23 +92,23 @@ def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
             self.sizes.append(batch["input_ids"].shape[0])
             return super().__call__(model, batch)
 
-    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, batch_size=4, wordnet=FakeWordNet())
+    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, batch_size=4, wordnet=fake_wordnet)
     system.scorer = Spy()
-    scores = system.score_groups(candidate_groups(corpus, training=False, wordnet=FakeWordNet()))
+    scores = system.score_groups(candidate_groups(corpus, training=False, wordnet=fake_wordnet))
     assert [len(s) for s in scores] == [3, 3, 1, 3]
     assert Spy.sizes == [3, 4, 3]  # groups packed whole: [3], [3 + 1], [3]
     assert all(0.0 <= p <= 1.0 for group in scores for p in group)
 
 
-def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corpus):
+def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corpus, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
     model.save_pretrained(tmp_path / "ckpt")
     tokenizer.save_pretrained(tmp_path / "ckpt")
     classifier = load_lmgc_model(tmp_path / "ckpt").eval()
     assert torch.equal(classifier.classifier.weight, nsp_head(model).weight.flip(0))
-    groups = candidate_groups(corpus, wordnet=FakeWordNet())
-    by_classifier = LMGCSystem(classifier, tokenizer, wordnet=FakeWordNet()).score_groups(groups)
-    by_nsp = LMGCSystem(model.eval(), tokenizer, scorer="nsp", wordnet=FakeWordNet()).score_groups(groups)
+    groups = candidate_groups(corpus, wordnet=fake_wordnet)
+    by_classifier = LMGCSystem(classifier, tokenizer, wordnet=fake_wordnet).score_groups(groups)
+    by_nsp = LMGCSystem(model.eval(), tokenizer, scorer="nsp", wordnet=fake_wordnet).score_groups(groups)
     assert [len(g) for g in by_classifier] == [len(g) for g in by_nsp]
     assert sum(by_classifier, []) == pytest.approx(sum(by_nsp, []), abs=1e-5)
     with pytest.raises(ValueError, match="not an LMGC classifier"):
@@ -122,26 +121,26 @@ def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corp
         LMGCSystem.from_pretrained(tmp_path / "mlm", scorer="nsp")
 
 
-def test_lmgc_fine_tuning_runs_and_saves_a_classifier(tmp_path, tokenizer, corpus):
+def test_lmgc_fine_tuning_runs_and_saves_a_classifier(tmp_path, tokenizer, corpus, fake_wordnet):
     tiny_pretraining_model(tokenizer).save_pretrained(tmp_path / "ckpt")
-    system = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=FakeWordNet())
+    system = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=fake_wordnet)
     args = TrainingArguments(output_dir=str(tmp_path / "lmgc"), max_steps=3, per_device_train_batch_size=4,
                              learning_rate=1e-3, report_to="none", use_cpu=True, disable_tqdm=True, save_strategy="no")
     system.fit(corpus, args=args)
     assert (tmp_path / "lmgc" / "model" / "config.json").is_file()
-    loaded = LMGCSystem.from_pretrained(tmp_path / "lmgc" / "model", wordnet=FakeWordNet())
+    loaded = LMGCSystem.from_pretrained(tmp_path / "lmgc" / "model", wordnet=fake_wordnet)
     assert loaded.scorer.name == "classifier"
     assert set(loaded.predict(corpus)) == {i.id for i in corpus.instances}
 
 
-def test_disambiguate_ranks_senses_with_keys(tokenizer):
+def test_disambiguate_ranks_senses_with_keys(tokenizer, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
-    ranked = disambiguate(model, tokenizer, "He sat on the Bank of the river.", "bank", "NOUN", wordnet=FakeWordNet())
+    ranked = disambiguate(model, tokenizer, "He sat on the Bank of the river.", "bank", "NOUN", wordnet=fake_wordnet)
     assert [r["sense_key"] for r in sorted(ranked, key=lambda r: r["sense_key"])] == sorted(
         ["bank%1:17:01::", "bank%1:14:00::", "bank%1:17:00::"])
     assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
     assert {"sense_key", "synset", "gloss", "score"} <= ranked[0].keys()
-    by_index = disambiguate(model, tokenizer, "He sat on the Bank of the river.", 4, "n", wordnet=FakeWordNet())
+    by_index = disambiguate(model, tokenizer, "He sat on the Bank of the river.", 4, "n", wordnet=fake_wordnet)
     assert [r["sense_key"] for r in by_index] == [r["sense_key"] for r in ranked]
 
 
@@ -152,10 +151,10 @@ def test_disambiguate_ranks_senses_with_keys(tokenizer):
     ("river", "NOUN", None, NoSensesError, "no NOUN sense of 'river'"),
     ("bank", "VERB", None, NoSensesError, "no VERB sense"),
 ])
-def test_disambiguate_bad_inputs(tokenizer, target, pos, lemma, error, message):
+def test_disambiguate_bad_inputs(tokenizer, target, pos, lemma, error, message, fake_wordnet):
     with pytest.raises(error, match=message):
         disambiguate(tiny_pretraining_model(tokenizer), tokenizer, "the river bank", target, pos, lemma=lemma,
-                     wordnet=FakeWordNet())
+                     wordnet=fake_wordnet)
 
 
 def lexical_args(output_dir, **changes):
@@ -167,17 +166,17 @@ def lexical_args(output_dir, **changes):
 
 
 @pytest.mark.parametrize("with_teachers", [False, True])
-def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokenizer, corpus, with_teachers):
+def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokenizer, corpus, with_teachers, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
     before = count_parameters(model)
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     assert train["next_sentence_label"] == [0, 1, 1, 1, 0, 1, 0, 0, 1, 1]  # 0 = the gloss is a gold sense
     held_out = held_out_mlm_set([[t] for t in TEXTS], tokenizer, max_seq_length=16)
     teachers = [Teacher(f"t{i}", tiny_pretraining_model(tokenizer, seed=9 + i, layers=1).eval(), tokenizer)
                 for i in range(2)] if with_teachers else []
     args = lexical_args(tmp_path / "run", alpha=0.5 if teachers else 0.0)
     results = train_lexical(model, tokenizer, train, held_out, args, teachers=teachers, dev=corpus,
-                            wordnet=FakeWordNet())
+                            wordnet=fake_wordnet)
 
     assert results["parameters_before"] == results["parameters_after"] == results["parameters_trained"] == before
     assert results["parameters_unchanged"] is True
@@ -200,8 +199,8 @@ def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokeni
     assert count_parameters(saved) == before and saved.config.lexkd["lmgc_m"]["match_label"] == 0
 
 
-def test_lmgc_m_resumes_from_its_checkpoint(tmp_path, tokenizer, corpus):
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+def test_lmgc_m_resumes_from_its_checkpoint(tmp_path, tokenizer, corpus, fake_wordnet):
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     held_out = held_out_mlm_set([[t] for t in TEXTS], tokenizer, max_seq_length=16)
     train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out, lexical_args(tmp_path / "run", max_steps=2))
     results = train_lexical(tiny_pretraining_model(tokenizer), tokenizer, train, held_out,
@@ -213,8 +212,8 @@ def test_lmgc_m_resumes_from_its_checkpoint(tmp_path, tokenizer, corpus):
                       resume=True)
 
 
-def test_lmgc_m_refuses_a_model_without_next_sentence_head(tmp_path, tokenizer, corpus):
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+def test_lmgc_m_refuses_a_model_without_next_sentence_head(tmp_path, tokenizer, corpus, fake_wordnet):
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     mlm_only = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
                                           num_attention_heads=2, intermediate_size=64))
     with pytest.raises(ValueError, match="start from a BertForPreTraining|Start from a BertForPreTraining"):

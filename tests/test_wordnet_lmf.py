@@ -202,6 +202,41 @@ def test_without_count_elements_counts_raise_as_without_cntlist(tmp_path):
     assert wordnet.synsets("bank", "n") == ["tiny-1-n", "tiny-2-n"]
 
 
+def test_conftest_fake_wordnet_answers_as_the_lmf_backend(tmp_path):
+    from conftest import FakeSynset, FakeWordNet
+
+    lmf = LMFWordNet(write_lmf(tmp_path / "tiny.xml"))
+    fake = FakeWordNet(
+        {"tiny-1-n": FakeSynset(("bank",), "sloping land", ("they pulled the canoe up on the bank",), "n", "noun.object"),
+         "tiny-2-n": FakeSynset(("depository_financial_institution", "bank"), "a financial institution",
+                                ("he cashed a check at the bank", "that bank holds the mortgage"), "n", "noun.group"),
+         "tiny-3-v": FakeSynset(("Bank",), "tip laterally", (), "v", "verb.motion"),
+         "tiny-4-v": FakeSynset(("Bank",), "do business with a bank", ("Where do you bank in this town?",), "v",
+                                "verb.possession")},
+        keys={("bank", "tiny-1-n"): RIVER, ("bank", "tiny-2-n"): MONEY, ("depository_financial_institution", "tiny-2-n"): DFI,
+              ("bank", "tiny-3-v"): TILT, ("bank", "tiny-4-v"): BANK_WITH},
+        counts={RIVER: 25, MONEY: 21, BANK_WITH: 3})
+    for pos in (None, "n", "NOUN", "v", "a", "s", "r"):
+        assert list(fake.all_synsets(pos)) == list(lmf.all_synsets(pos))
+        for lemma in ("bank", "Depository financial institution", "zorp"):
+            assert fake.synsets(lemma, pos) == lmf.synsets(lemma, pos) and fake.senses(lemma, pos) == lmf.senses(lemma, pos)
+    for synset in lmf.all_synsets():
+        for method in ("gloss", "examples", "lemma_names", "pos", "lexname", "sense_keys"):
+            assert getattr(fake, method)(synset) == getattr(lmf, method)(synset), (method, synset)
+        for key in lmf.sense_keys(synset):
+            assert fake.synset_from_sense_key(key) == lmf.synset_from_sense_key(key) == synset
+            assert fake.lemma_count(key) == lmf.lemma_count(key)
+    for wordnet in (fake, lmf):
+        with pytest.raises(UnknownSynsetError):
+            wordnet.gloss("tiny-9-n")
+        with pytest.raises(LemmaNotInSynsetError):
+            wordnet.sense_key("money", "tiny-1-n")
+        with pytest.raises(UnknownSenseKeyError):
+            wordnet.lemma_count("zorp%1:05:00::")
+        with pytest.raises(ValueError):
+            wordnet.synsets("bank", "X")
+
+
 # --------------------------------------------------------------------------- loading
 
 
