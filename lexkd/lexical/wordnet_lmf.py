@@ -491,7 +491,8 @@ class LMFWordNet:
         return result
 
     def all_synsets(self, pos: str | None = None) -> Iterator[str]:
-        """Every synset id, lazily: by part of speech (n, v, a with s, r), then file order.
+        """Every synset id by part of speech (n, v, a with s, r), then file order; the ids are
+        read at the call and yielded lazily.
 
         Raises:
             ValueError: unknown part of speech (raised at the call, not on iteration).
