@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import FakeWordNet
 
 from lexkd.data.corpora import (
     SEPARATORS,
@@ -371,26 +372,12 @@ def test_hf_json_real_loader(tmp_path):
 
 
 def test_wordnet_with_fake(monkeypatch):
-    class FakeWordNet:
-        data = {
-            "dog.n.01": ("a domesticated  canid", ["the dog barked"]),
-            "run.v.01": ("move fast", []),
-            "empty.a.01": ("", []),
-        }
-
-        def all_synsets(self, pos=None):
-            return iter(self.data)
-
-        def gloss(self, synset):
-            return self.data[synset][0]
-
-        def examples(self, synset):
-            return list(self.data[synset][1])
-
-    module = types.ModuleType("lexkd.lexical.wordnet")
-    module.get_wordnet = FakeWordNet
-    module.WordNetNotFoundError = type("WordNetNotFoundError", (Exception,), {})
-    monkeypatch.setitem(sys.modules, "lexkd.lexical.wordnet", module)
+    fake = FakeWordNet({
+        "dog.n.01": ((), "a domesticated  canid", ["the dog barked"]),
+        "run.v.01": ((), "move fast", []),
+        "empty.a.01": ((), "", []),
+    })
+    monkeypatch.setattr("lexkd.lexical.wordnet.get_wordnet", lambda: fake)
     assert load_corpus("wordnet") == [["a domesticated canid", "the dog barked"], ["move fast"]]
 
 

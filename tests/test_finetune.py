@@ -12,11 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import run_named_script
+from conftest import run_named_script, write_glue_fixture
 from matplotlib.colors import to_hex
 from PIL import Image
 from sklearn.metrics import accuracy_score
-from test_nlu import write_glue_fixture
 from transformers import BertForPreTraining, TrainingArguments
 
 from lexkd.data.sampling import subsample

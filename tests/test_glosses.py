@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import WSD_SENSES, make_wsd_corpus
 
 from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.lexical.glosses import (
@@ -13,36 +14,6 @@ from lexkd.lexical.glosses import (
     tokenize_pairs,
     tokenize_sentence,
 )
-from lexkd.lexical.wordnet import Sense
-from lexkd.tasks.wsd.raganato import WSDCorpus, WSDInstance, WSDSentence, WSDToken
-
-# The real WSD data classes, under short names.
-Token, Sentence, Instance, Corpus = WSDToken, WSDSentence, WSDInstance, WSDCorpus
-
-
-SENSES = {
-    ("bank", "n"): [Sense("bank%1:17:01::", "bank.n.01", "sloping land beside a river", (), 25),
-                    Sense("bank%1:14:00::", "depository_financial_institution.n.01", "a place that keeps money", (), 20),
-                    Sense("bank%1:17:00::", "bank.n.03", "a long ridge or pile", (), 2)],
-    ("dog", "n"): [Sense("dog%1:05:00::", "dog.n.01", "a small animal kept at the house", (), 42)],
-}
-
-
-class FakeWordNet:
-    def senses(self, lemma, pos=None):
-        return list(SENSES.get((lemma, pos), []))
-
-
-def make_corpus(instances_spec):
-    """instances_spec: (sentence words, target index, lemma, pos, gold keys) tuples."""
-    sentences, instances = {}, []
-    for number, (words, index, lemma, pos, gold) in enumerate(instances_spec):
-        sid = f"d0.s{number}"
-        iid = f"{sid}.t0"
-        tokens = tuple(Token(w, w.lower(), pos if i == index else "X", iid if i == index else None) for i, w in enumerate(words))
-        sentences[sid] = Sentence(sid, tokens)
-        instances.append(Instance(iid, sid, index, lemma, pos, words[index], tuple(gold)))
-    return Corpus("toy", sentences, instances)
 
 
 def test_mark_target_quotes_the_word_and_gives_its_span():
@@ -56,17 +27,17 @@ def test_mark_target_quotes_the_word_and_gives_its_span():
 
 
 def test_target_pairs_one_per_candidate_gold_labelled_one():
-    pairs = target_pairs(["the", "river", "bank"], 2, SENSES[("bank", "n")], lemma="bank", instance_id="i",
+    pairs = target_pairs(["the", "river", "bank"], 2, WSD_SENSES[("bank", "n")], lemma="bank", instance_id="i",
                          gold_keys=["BANK%1:17:01::"])
-    assert [p.sense_key for p in pairs] == [s.sense_key for s in SENSES[("bank", "n")]]
+    assert [p.sense_key for p in pairs] == [s.sense_key for s in WSD_SENSES[("bank", "n")]]
     assert [p.label for p in pairs] == [1, 0, 0]
     assert pairs[1].gloss == "bank : a place that keeps money"
     assert {p.context for p in pairs} == {'the river " bank "'}
     assert format_gloss("living_room", "a room") == "living room : a room"
 
 
-def test_candidate_groups_groups_by_instance_and_counts_skips():
-    corpus = make_corpus([
+def test_candidate_groups_groups_by_instance_and_counts_skips(fake_wordnet):
+    corpus = make_wsd_corpus([
         (["the", "river", "bank"], 2, "bank", "NOUN", ["bank%1:17:01::"]),     # kept
         (["a", "dog", "ran"], 1, "dog", "NOUN", ["dog%1:05:00::"]),              # kept, 1 candidate
         (["zorp", "it"], 0, "zorp", "VERB", ["zorp%2:00:00::"]),                 # no senses
@@ -74,7 +45,7 @@ def test_candidate_groups_groups_by_instance_and_counts_skips():
         (["the", "bank"], 1, "bank", "NOUN", ["bank%1:06:00::"]),                # gold not a candidate
         (["the", "bank"], 1, "bank", "PRON", ["bank%1:17:01::"]),                # unknown POS
     ])
-    groups = candidate_groups(corpus, wordnet=FakeWordNet())
+    groups = candidate_groups(corpus, wordnet=fake_wordnet)
     assert [len(g) for g in groups] == [3, 1]
     assert all(len({p.instance_id for p in g}) == 1 for g in groups)
     stats = groups.stats
@@ -82,7 +53,7 @@ def test_candidate_groups_groups_by_instance_and_counts_skips():
     assert (stats.no_senses, stats.no_gold, stats.gold_not_candidate, stats.unknown_pos) == (1, 1, 1, 1)
     assert stats.as_dict()["skipped"] == 4 and "zorp/VERB: no_senses" in stats.skipped_examples
     # For prediction, gold keys decide nothing: only instances without candidates are skipped.
-    predicting = candidate_groups(corpus, training=False, wordnet=FakeWordNet())
+    predicting = candidate_groups(corpus, training=False, wordnet=fake_wordnet)
     assert len(predicting) == 4 and predicting.stats.skipped == 2
 
 
@@ -93,10 +64,10 @@ def tokenizer():
     return train_wordpiece_tokenizer(texts, vocab_size=100, min_frequency=1)
 
 
-def test_tokenize_pairs_gives_segments_labels_and_groups(tokenizer):
-    groups = candidate_groups(make_corpus([(["the", "river", "bank"], 2, "bank", "NOUN", ["bank%1:17:01::"]),
+def test_tokenize_pairs_gives_segments_labels_and_groups(tokenizer, fake_wordnet):
+    groups = candidate_groups(make_wsd_corpus([(["the", "river", "bank"], 2, "bank", "NOUN", ["bank%1:17:01::"]),
                                            (["a", "dog", "ran"], 1, "dog", "NOUN", ["dog%1:05:00::"])]),
-                              wordnet=FakeWordNet())
+                              wordnet=fake_wordnet)
     data = tokenize_pairs(groups, tokenizer, max_length=64)
     assert len(data) == 4
     assert data["label"] == [1, 0, 0, 1] and data["group"] == [0, 0, 0, 1]
@@ -108,10 +79,10 @@ def test_tokenize_pairs_gives_segments_labels_and_groups(tokenizer):
 
 
 @pytest.mark.parametrize("index, sides", [(41, ("the", "house")), (0, ("the",)), (81, ("house",))])
-def test_long_context_is_cut_around_the_target_not_at_its_end(tokenizer, index, sides):
+def test_long_context_is_cut_around_the_target_not_at_its_end(tokenizer, fake_wordnet, index, sides):
     words = ["the"] * 40 + ["riverside", "housing"] + ["house"] * 40  # riverside, housing: several word pieces
     words[index] = "bank"
-    groups = candidate_groups(make_corpus([(words, index, "bank", "NOUN", ["bank%1:17:01::"])]), wordnet=FakeWordNet())
+    groups = candidate_groups(make_wsd_corpus([(words, index, "bank", "NOUN", ["bank%1:17:01::"])]), wordnet=fake_wordnet)
     data = tokenize_pairs(groups, tokenizer, max_length=32)
     for row in data:
         assert len(row["input_ids"]) <= 32
@@ -136,7 +107,7 @@ def test_bank_noun_pairs_from_real_wordnet():
         pytest.skip(f"WordNet is not installed: {error}")
     senses = wordnet.senses("bank", "NOUN")
     gold = "bank%1:14:00::"  # depository financial institution
-    corpus = make_corpus([(["I", "went", "to", "the", "bank", "to", "pay"], 4, "bank", "NOUN", [gold])])
+    corpus = make_wsd_corpus([(["I", "went", "to", "the", "bank", "to", "pay"], 4, "bank", "NOUN", [gold])])
     (group,) = candidate_groups(corpus, wordnet=wordnet)
     assert len(group) == len(senses) == 10
     assert [p.sense_key for p in group if p.label == 1] == [gold]

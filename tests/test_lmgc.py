@@ -6,9 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_named_script
-from test_glosses import FakeWordNet, make_corpus
-from test_wsd_systems import FIXTURE_XML
+from conftest import FIXTURE_XML, make_wsd_corpus, run_named_script
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -57,7 +55,7 @@ def tiny_pretraining_model(tokenizer, seed=0, layers=2):
 
 @pytest.fixture
 def corpus():
-    return make_corpus(SPEC)
+    return make_wsd_corpus(SPEC)
 
 
 def held_out_set(tokenizer):
@@ -92,9 +90,9 @@ def test_nsp_head_is_required(tokenizer):
         get_scorer("vote", tiny_pretraining_model(tokenizer))
 
 
-def masked_batch(tokenizer, corpus):
+def masked_batch(tokenizer, corpus, fake_wordnet):
     """Two gloss/context pairs, padded, with labels at a few (non-padding) positions."""
-    data = tokenize_pairs(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    data = tokenize_pairs(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     batch = dict(tokenizer.pad([{k: data[i][k] for k in ("input_ids", "token_type_ids", "attention_mask")}
                                 for i in (0, 4)], return_tensors="pt"))
     labels = torch.full_like(batch["input_ids"], -100)
@@ -103,9 +101,9 @@ def masked_batch(tokenizer, corpus):
     return batch, labels
 
 
-def test_masked_position_pretraining_uses_the_masked_head_table(tokenizer, corpus, monkeypatch):
+def test_masked_position_pretraining_uses_the_masked_head_table(tokenizer, corpus, monkeypatch, fake_wordnet):
     model = tiny_pretraining_model(tokenizer).eval()
-    batch, labels = masked_batch(tokenizer, corpus)
+    batch, labels = masked_batch(tokenizer, corpus, fake_wordnet)
     calls, bert_head = [], MASKED_HEADS["bert"]
     monkeypatch.setitem(MASKED_HEADS, "bert", lambda m, hidden: calls.append(tuple(hidden.shape)) or bert_head(m, hidden))
     with torch.no_grad():
@@ -117,7 +115,7 @@ def test_masked_position_pretraining_uses_the_masked_head_table(tokenizer, corpu
     assert torch.allclose(outputs["nsp_logits"], full.seq_relationship_logits, atol=1e-6)
 
 
-def test_masked_position_pretraining_serves_any_type_the_table_knows(tokenizer, corpus, monkeypatch):
+def test_masked_position_pretraining_serves_any_type_the_table_knows(tokenizer, corpus, monkeypatch, fake_wordnet):
     torch.manual_seed(0)
     megatron = MegatronBertForPreTraining(MegatronBertConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
@@ -125,7 +123,7 @@ def test_masked_position_pretraining_serves_any_type_the_table_knows(tokenizer, 
     with pytest.raises(ValueError, match="no masked-position MLM head for model type 'megatron-bert'.*MASKED_HEADS knows"):
         MaskedPositionPreTraining(megatron)
     monkeypatch.setitem(MASKED_HEADS, "megatron-bert", lambda m, hidden: m.cls.predictions(hidden))
-    batch, labels = masked_batch(tokenizer, corpus)
+    batch, labels = masked_batch(tokenizer, corpus, fake_wordnet)
     with torch.no_grad():
         outputs = MaskedPositionPreTraining(megatron)(labels=labels, **batch)
         full = megatron(**batch)
@@ -137,9 +135,9 @@ def test_masked_position_pretraining_serves_any_type_the_table_knows(tokenizer, 
         MaskedPositionPreTraining(roberta)
 
 
-def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus):
+def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus, fake_wordnet):
     model = tiny_pretraining_model(tokenizer).eval()
-    data = tokenize_pairs(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    data = tokenize_pairs(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     rows = [{k: data[i][k] for k in ("input_ids", "token_type_ids", "attention_mask")} for i in range(3)]
     batch = dict(tokenizer.pad(rows, return_tensors="pt"))
     with torch.no_grad():
@@ -147,8 +145,8 @@ def test_nsp_scorer_is_softmax_of_the_next_sentence_logits(tokenizer, corpus):
         assert torch.allclose(NSPScorer()(model, batch), expected, atol=1e-6)
 
 
-def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypatch):
-    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, wordnet=FakeWordNet())
+def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypatch, fake_wordnet):
+    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, wordnet=fake_wordnet)
     fixed = {0: [0.1, 0.7, 0.2], 1: [0.5, 0.2, 0.9], 2: [0.3], 3: [0.4, 0.4, 0.1]}  # group -> scores
     monkeypatch.setattr(system, "score_groups", lambda groups: [fixed[i] for i in range(len(groups))])
     answers = system.predict(corpus)
@@ -157,7 +155,7 @@ def test_predict_takes_the_highest_scoring_candidate(tokenizer, corpus, monkeypa
     assert system.stats.groups == 4 and system.stats.skipped == 0
 
 
-def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
+def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus, fake_wordnet):
     class Spy(NSPScorer):
         sizes: list = []
 
@@ -165,9 +163,9 @@ def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
             self.sizes.append(batch["input_ids"].shape[0])
             return super().__call__(model, batch)
 
-    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, batch_size=4, wordnet=FakeWordNet())
+    system = LMGCSystem(tiny_pretraining_model(tokenizer), tokenizer, batch_size=4, wordnet=fake_wordnet)
     system.scorer = Spy()
-    groups = candidate_groups(corpus, training=False, wordnet=FakeWordNet())
+    groups = candidate_groups(corpus, training=False, wordnet=fake_wordnet)
     scores = system.score_groups(groups)
     assert [len(s) for s in scores] == [3, 3, 1, 3]
     assert Spy.sizes == [3, 4, 3]  # groups packed whole: [3], [3 + 1], [3]
@@ -181,15 +179,15 @@ def test_all_candidates_of_a_target_share_one_forward(tokenizer, corpus):
     assert sum(scores, []) == pytest.approx(alone, abs=1e-5)
 
 
-def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corpus):
+def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corpus, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
     model.save_pretrained(tmp_path / "ckpt")
     tokenizer.save_pretrained(tmp_path / "ckpt")
     classifier = load_lmgc_model(tmp_path / "ckpt").eval()
     assert torch.equal(classifier.classifier.weight, nsp_head(model).weight.flip(0))
-    groups = candidate_groups(corpus, wordnet=FakeWordNet())
-    by_classifier = LMGCSystem(classifier, tokenizer, wordnet=FakeWordNet()).score_groups(groups)
-    by_nsp = LMGCSystem(model.eval(), tokenizer, scorer="nsp", wordnet=FakeWordNet()).score_groups(groups)
+    groups = candidate_groups(corpus, wordnet=fake_wordnet)
+    by_classifier = LMGCSystem(classifier, tokenizer, wordnet=fake_wordnet).score_groups(groups)
+    by_nsp = LMGCSystem(model.eval(), tokenizer, scorer="nsp", wordnet=fake_wordnet).score_groups(groups)
     assert [len(g) for g in by_classifier] == [len(g) for g in by_nsp]
     assert sum(by_classifier, []) == pytest.approx(sum(by_nsp, []), abs=1e-5)
     with pytest.raises(ValueError, match="not an LMGC classifier"):
@@ -202,26 +200,26 @@ def test_classifier_starts_from_the_next_sentence_head(tmp_path, tokenizer, corp
         LMGCSystem.from_pretrained(tmp_path / "mlm", scorer="nsp")
 
 
-def test_lmgc_fine_tuning_runs_and_saves_a_classifier(tmp_path, tokenizer, corpus):
+def test_lmgc_fine_tuning_runs_and_saves_a_classifier(tmp_path, tokenizer, corpus, fake_wordnet):
     tiny_pretraining_model(tokenizer).save_pretrained(tmp_path / "ckpt")
-    system = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=FakeWordNet())
+    system = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=fake_wordnet)
     args = TrainingArguments(output_dir=str(tmp_path / "lmgc"), max_steps=3, per_device_train_batch_size=4,
                              learning_rate=1e-3, report_to="none", use_cpu=True, disable_tqdm=True, save_strategy="no")
     system.fit(corpus, args=args)
     assert (tmp_path / "lmgc" / "model" / "config.json").is_file()
-    loaded = LMGCSystem.from_pretrained(tmp_path / "lmgc" / "model", wordnet=FakeWordNet())
+    loaded = LMGCSystem.from_pretrained(tmp_path / "lmgc" / "model", wordnet=fake_wordnet)
     assert loaded.scorer.name == "classifier"
     assert set(loaded.predict(corpus)) == {i.id for i in corpus.instances}
 
 
-def test_disambiguate_ranks_senses_with_keys(tokenizer):
+def test_disambiguate_ranks_senses_with_keys(tokenizer, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
-    ranked = disambiguate(model, tokenizer, "He sat on the Bank of the river.", "bank", "NOUN", wordnet=FakeWordNet())
+    ranked = disambiguate(model, tokenizer, "He sat on the Bank of the river.", "bank", "NOUN", wordnet=fake_wordnet)
     assert [r["sense_key"] for r in sorted(ranked, key=lambda r: r["sense_key"])] == sorted(
         ["bank%1:17:01::", "bank%1:14:00::", "bank%1:17:00::"])
     assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
     assert {"sense_key", "synset", "gloss", "score"} <= ranked[0].keys()
-    by_index = disambiguate(model, tokenizer, "He sat on the Bank of the river.", 4, "n", wordnet=FakeWordNet())
+    by_index = disambiguate(model, tokenizer, "He sat on the Bank of the river.", 4, "n", wordnet=fake_wordnet)
     assert [r["sense_key"] for r in by_index] == [r["sense_key"] for r in ranked]
 
 
@@ -232,10 +230,10 @@ def test_disambiguate_ranks_senses_with_keys(tokenizer):
     ("river", "NOUN", None, NoSensesError, "no NOUN sense of 'river'"),
     ("bank", "VERB", None, NoSensesError, "no VERB sense"),
 ])
-def test_disambiguate_bad_inputs(tokenizer, target, pos, lemma, error, message):
+def test_disambiguate_bad_inputs(tokenizer, target, pos, lemma, error, message, fake_wordnet):
     with pytest.raises(error, match=message):
         disambiguate(tiny_pretraining_model(tokenizer), tokenizer, "the river bank", target, pos, lemma=lemma,
-                     wordnet=FakeWordNet())
+                     wordnet=fake_wordnet)
 
 
 def lexical_args(output_dir, **changes):
@@ -247,16 +245,16 @@ def lexical_args(output_dir, **changes):
 
 
 @pytest.mark.parametrize("with_teachers", [False, True])
-def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokenizer, corpus, with_teachers):
+def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokenizer, corpus, with_teachers, fake_wordnet):
     model = tiny_pretraining_model(tokenizer)
     before = count_parameters(model)
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     assert train["next_sentence_label"] == [0, 1, 1, 1, 0, 1, 0, 0, 1, 1]  # 0 = the gloss is a gold sense
     held_out = held_out_set(tokenizer)
     teachers = [Teacher(f"t{i}", tiny_pretraining_model(tokenizer, seed=9 + i, layers=1).eval(), tokenizer)
                 for i in range(2)] if with_teachers else []
     args = lexical_args(tmp_path / "run", alpha=0.5 if teachers else 0.0)
-    dev = WSDEvaluator(corpus, tokenizer, max_length=32, wordnet=FakeWordNet())
+    dev = WSDEvaluator(corpus, tokenizer, max_length=32, wordnet=fake_wordnet)
     results = train_lexical(model, tokenizer, train, held_out, args, teachers=teachers, dev_evaluator=dev)
 
     assert results["parameters_before"] == results["parameters_after"] == results["parameters_trained"] == before
@@ -282,7 +280,7 @@ def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokeni
     for when, scored_model in (("before", tiny_pretraining_model(tokenizer)), ("after", saved)):
         dev_result = results[f"wsd_dev_{when}"]
         assert dev_result["answered"] == len(corpus.instances)
-        answers = LMGCSystem(scored_model, tokenizer, scorer="nsp", max_length=32, wordnet=FakeWordNet()).predict(corpus)
+        answers = LMGCSystem(scored_model, tokenizer, scorer="nsp", max_length=32, wordnet=fake_wordnet).predict(corpus)
         assert read_key_file(run / f"wsd_dev_{when}.key.txt") == {i: (k,) for i, k in answers.items()}
         assert dev_result["F1"] == score_files(tmp_path / "gold.key.txt", run / f"wsd_dev_{when}.key.txt")["F1"]
     report = (run / "report.md").read_text()
@@ -290,23 +288,23 @@ def test_lmgc_m_run_keeps_parameter_count_and_writes_run_folder(tmp_path, tokeni
     assert count_parameters(saved) == before and saved.config.lexkd["lmgc_m"]["match_label"] == 0
 
 
-def test_wsd_evaluator_scores_the_answers_on_a_constructed_case(tokenizer, corpus, monkeypatch):
+def test_wsd_evaluator_scores_the_answers_on_a_constructed_case(tokenizer, corpus, monkeypatch, fake_wordnet):
     fixed = {0: [0.1, 0.7, 0.2], 1: [0.5, 0.2, 0.9], 2: [0.3], 3: [0.4, 0.4, 0.1]}  # group -> P(match)
     monkeypatch.setattr(LMGCSystem, "score_groups", lambda self, groups: [fixed[i] for i in range(len(groups))])
-    result = WSDEvaluator(corpus, tokenizer, wordnet=FakeWordNet())(tiny_pretraining_model(tokenizer))
+    result = WSDEvaluator(corpus, tokenizer, wordnet=fake_wordnet)(tiny_pretraining_model(tokenizer))
     # answers: bank%1:14:00:: (gold 17:01, wrong), bank%1:17:00:: (gold 14:00, wrong), dog (right), bank%1:17:01:: (right)
     assert (result["correct"], result["answered"], result["P"], result["R"], result["F1"]) == (2, 4, 50.0, 50.0, 50.0)
     assert result["per_pos"]["NOUN"]["F1"] == 50.0 and result["skipped"]["groups"] == 4
     with pytest.raises(ValueError, match="no gold keys"):
-        WSDEvaluator(make_corpus([(w, i, lemma, pos, []) for w, i, lemma, pos, _ in SPEC]), tokenizer)
+        WSDEvaluator(make_wsd_corpus([(w, i, lemma, pos, []) for w, i, lemma, pos, _ in SPEC]), tokenizer)
 
 
-def test_lmgc_m_resumed_beyond_its_steps_equals_an_uninterrupted_run(tmp_path, tokenizer, corpus):
+def test_lmgc_m_resumed_beyond_its_steps_equals_an_uninterrupted_run(tmp_path, tokenizer, corpus, fake_wordnet):
     # N steps, then resumed from checkpoint-N to M > N: bit-identical weights to M steps in one go
     # (SGD and a constant learning rate, so neither Adam's state nor the schedule can hide a difference).
     # An epoch is 3 batches of the 10 pairs: the run resumes inside the first and goes on into the second.
     first_steps, last_steps = 2, 5
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     held_out = held_out_set(tokenizer)
     sgd = dict(optim="sgd", learning_rate=0.5, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
                save_steps=first_steps, eval_strategy="no", logging_steps=1)
@@ -329,8 +327,8 @@ def test_lmgc_m_resumed_beyond_its_steps_equals_an_uninterrupted_run(tmp_path, t
         assert torch.equal(tensor, resumed_state[name]), name
 
 
-def test_lmgc_m_resume_needs_a_checkpoint(tmp_path, tokenizer, corpus):
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+def test_lmgc_m_resume_needs_a_checkpoint(tmp_path, tokenizer, corpus, fake_wordnet):
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     held_out = held_out_set(tokenizer)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         (tmp_path / "empty").mkdir()
@@ -338,7 +336,7 @@ def test_lmgc_m_resume_needs_a_checkpoint(tmp_path, tokenizer, corpus):
                       resume=True)
 
 
-def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus):
+def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus, fake_wordnet):
     # pretrain_lexical.py's data (lexkd.lexical.job.prepare_data) and the main MLM job's
     # (prepare_job, here with a stand-in teacher cache so that no teacher is trained) give the same
     # held-out documents and the same fixed masks for the same corpus flags and seeds.
@@ -362,17 +360,17 @@ def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus):
 
     write_raganato(corpus, tmp_path / "semcor.data.xml", tmp_path / "semcor.gold.key.txt")
     job = resolve_job(LexicalJobArguments(student="unused", semcor=str(tmp_path / "semcor.data.xml")), train_args)
-    lexical = prepare_data(job, corpus_args, train_args, job_tokenizer, wordnet=FakeWordNet())
+    lexical = prepare_data(job, corpus_args, train_args, job_tokenizer, wordnet=fake_wordnet)
     assert len(lexical.held_out) == 12 and lexical.held_out.to_dict() == mlm_data.validation.to_dict()
     assert sum(label != -100 for row in lexical.held_out["labels"] for label in row) > 0
     assert lexical.pair_stats["used_pairs"] == len(lexical.train) == 10 and lexical.dev is None
     other_masks = prepare_data(job, CorpusArguments(**{**vars(corpus_args), "eval_masking_seed": 78}), train_args,
-                               job_tokenizer, wordnet=FakeWordNet())
+                               job_tokenizer, wordnet=fake_wordnet)
     assert other_masks.held_out["labels"] != lexical.held_out["labels"]  # the comparison above sees the masks
 
 
-def test_lmgc_m_refuses_a_model_without_next_sentence_head(tmp_path, tokenizer, corpus):
-    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=FakeWordNet()), tokenizer, max_length=32)
+def test_lmgc_m_refuses_a_model_without_next_sentence_head(tmp_path, tokenizer, corpus, fake_wordnet):
+    train = lmgc_m_dataset(candidate_groups(corpus, wordnet=fake_wordnet), tokenizer, max_length=32)
     mlm_only = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
                                           num_attention_heads=2, intermediate_size=64))
     with pytest.raises(ValueError, match="start from a BertForPreTraining|Start from a BertForPreTraining"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import datasets
 import pytest
+from conftest import FakeWordNet
 from transformers import DataCollatorForSeq2Seq
 
 from lexkd.seq2seq import data as nlg
@@ -96,25 +97,6 @@ def test_pick_lemma():
     assert pick_lemma(["run"], "She ran away") == "run"  # irregular: falls back to the first lemma
     assert pick_lemma(["go", "look_up"], "Look  up the word") == "look up"
     assert pick_lemma(["a", "walk"], "an apple walk") == "walk"  # "a" is not a prefix match of "an"
-
-
-class FakeWordNet:
-    """The four WordNet methods definition_pairs uses, over a dict."""
-
-    def __init__(self, synsets: dict[str, tuple[list[str], str, list[str]]]):
-        self.data = synsets
-
-    def all_synsets(self):
-        return iter(self.data)
-
-    def lemma_names(self, synset):
-        return self.data[synset][0]
-
-    def gloss(self, synset):
-        return self.data[synset][1]
-
-    def examples(self, synset):
-        return self.data[synset][2]
 
 
 def test_definition_pairs_from_a_small_wordnet():

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import random
-import tarfile
 
 import datasets
 import numpy as np
 import pytest
+from conftest import write_glue_archive, write_glue_fixture
 
 from lexkd.tasks.classification.readers import (
     parse_column_mapping,
@@ -84,64 +82,6 @@ def test_task_presets_and_unknown_task():
 
 
 # --------------------------------------------------------------------------- local presets on tiny fixtures
-
-MSRP_HEADER = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n"
-
-
-def msrp_rows(n: int, start: int = 0) -> str:
-    return "".join(f'{i % 2}\t{1000 + i}\t{5000 + i}\tHe said "yes" {i}.\tShe said "no" {i}.\r\n'
-                   for i in range(start, start + n))
-
-
-def json_records(rows: list[tuple[str, str, str]]) -> bytes:
-    return json.dumps({str(i): {"text_a": a, "text_b": b, "label": y} for i, (a, b, y) in enumerate(rows)},
-                      indent=4).encode()
-
-
-def write_archive(path, members: dict[str, bytes]) -> None:
-    with tarfile.open(path, "w:xz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(f"PowerfulPromptFT/data/glue_pretrain/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-
-def write_glue_fixture(root, mrpc_train_rows: int = MRPC_DEV_SIZE + 12):
-    """A tiny GLUE folder in the layout of ../shared/data/glue (header, quoting, line ends, BOM as there)."""
-    files = {
-        "SST-2/train.tsv": b"label\tsentence\r\n0\tbad film\r\n1\tgood film\r\n1\ta \"great\" film\r\n",
-        "SST-2/dev.tsv": b"label\tcontent\n1\tgreat\n0\tawful\n",
-        "CoLA/in_domain_train.tsv": b"gj04\t1\t\tThe cat sat.\ngj04\t0\t*\tCat the sat.\ncj99\t1\t\tA dog ran.\n",
-        "CoLA/in_domain_dev.tsv": b"gj04\t0\t*\tSat cat the.\n",
-        "MRPC/msr_paraphrase_train.txt": (MSRP_HEADER + msrp_rows(mrpc_train_rows)).encode(),
-        "MRPC/msr_paraphrase_test.txt": (MSRP_HEADER + msrp_rows(3, start=900)).encode(),
-        "STS-B/train.tsv": b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
-                           b"0\tmain-news\tx\t2012\t1\tnone\tnone\tA \"quoted\" man.\tA man.\t3.800\n"
-                           b"1\tmain-news\tx\t2012\t2\tnone\tnone\tA cat.\tA dog.\t0.500\n",
-        "STS-B/dev.tsv": b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
-                         b"0\tmain-news\tx\t2012\t3\tnone\tnone\tA bird.\tA bird.\t5.000\n",
-        "RTE/train.tsv": b"sentence1\tsentence2\tlabel\tidx\nA cat sat.\tA cat exists.\t0\t0\nA cat sat.\tNo cat.\t1\t1\n",
-        "RTE/dev.tsv": b"sentence1\tsentence2\tlabel\tidx\nA dog ran.\tA dog moved.\t0\t0\n",
-        "WNLI/train.tsv": b"index\tsentence1\tsentence2\tlabel\n1\tJohn is short.\tJohn is short.\t1\n",
-        "WNLI/val.tsv": b"0\tI stuck a pin.\tThe pin stuck.\t0\n2\tThe carrot had a hole.\tIt had a hole.\t1\n",
-        "WNLI/dev.tsv": b"index\tsentence1\tsentence2\tlabel\n0\tThe drain is clogged.\tIt is clogged.\t1\n",
-        "QNLI/dev.tsv": b"index\tquestion\tsentence\tlabel\n0\tWhat came?\tIt came.\tentailment\n"
-                        b"1\tWho ran?\tThe sky is blue.\tnot_entailment\n",
-    }
-    for name, data in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    write_archive(root / nlu.ARCHIVE_NAME, {
-        "MNLI/train.json": json_records([("A man.", "A person.", "entailment"), ("A man.", "A cat.", "contradiction"),
-                                         ("A man.", "A tall man.", "neutral")]),
-        "MNLI/dev.json": json_records([("A dog.", "An animal.", "entailment")]),
-        "QQP/train.json": json_records([("How?", "How so?", "1"), ("Why?", "When?", "0")]),
-        "QQP/dev.json": json_records([("Who?", "Who is it?", "1")]),
-        "QNLI/train.json": json_records([("What?", "That.", "entailment"), ("Who?", "No one knows.", "not_entailment")]),
-        "SST-2/train.json": json_records([("ignored", None, "0")]),
-    })
-    return root
-
 
 @pytest.fixture
 def glue_dir(tmp_path):
@@ -401,7 +341,7 @@ def test_mrpc_preset_checks_the_msrp_header(glue_dir):
 
 
 def test_read_archive_members_by_path_suffix(tmp_path):
-    write_archive(tmp_path / "a.tar.xz", {"QNLI/train.json": b"{}", "QNLI/dev.json": b"[]"})
+    write_glue_archive(tmp_path / "a.tar.xz", {"QNLI/train.json": b"{}", "QNLI/dev.json": b"[]"})
     members = read_archive_members(tmp_path / "a.tar.xz", ["glue_pretrain/QNLI/dev.json", "QNLI/train.json"])
     assert members == {"glue_pretrain/QNLI/dev.json": b"[]", "QNLI/train.json": b"{}"}
     with pytest.raises(FileNotFoundError, match=r"has no member \.\.\./MNLI/dev\.json"):

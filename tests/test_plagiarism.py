@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import SPINNER_DOCUMENTS, spinner_wordnet
 from nltk.tokenize import PunktSentenceTokenizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from lexkd.lexical.wordnet import Sense
 from lexkd.tasks.plagiarism import spinning
 from lexkd.tasks.plagiarism.data import (
     NotLatin1Error,
@@ -41,43 +41,10 @@ def write(path: Path, data: str | bytes) -> Path:
     return path
 
 
-# ------------------------------------------------------------------ stand-in WordNet
-
-# word -> [(synset, SemCor count, lemmas)], listed in "WordNet order" (counts reorder them).
-LEXICON = {
-    "house": [("house.n.01", 10, ["house", "home", "dwelling"]), ("firm.n.01", 2, ["firm", "house", "business_firm"])],
-    "river": [("river.n.01", 5, ["river", "stream"])],
-    "red": [("red.s.01", 4, ["red", "crimson", "scarlet"])],
-    # WordNet order puts the rare sense first; the count must win. "Erstwhile" (a capital) is never used.
-    "old": [("old.s.02", 1, ["old", "ancient", "Erstwhile"]), ("old.a.01", 8, ["old", "aged"])],
-    "garden": [("garden.n.01", 4, ["garden", "plot", "also", "kitchen-garden"])],  # stop word and hyphen: never used
-    "smith": [("smith.n.01", 3, ["smith", "blacksmith"])],
-    "valley": [("valley.n.01", 3, ["valley", "vale"])],
-    "years": [],
-    # The most frequent sense here is a slur's: its lemmas are never used.
-    "queen": [("queen.n.02", 5, ["queen", "monarch"]), ("fagot.n.01", 9, ["queen", "poof"])],
-}
-GLOSSES = {"fagot.n.01": "offensive term for an openly homosexual man"}
-SYNSETS = {name: lemmas for senses in LEXICON.values() for name, _, lemmas in senses}
-
-
-class FakeWordNet:
-    """The three methods of lexkd's WordNet API the spinner uses, over LEXICON."""
-
-    def senses(self, lemma, pos=None):
-        return [Sense(f"{lemma}%{i}", name, GLOSSES.get(name, "a gloss"), (), count)
-                for i, (name, count, _) in enumerate(LEXICON.get(lemma, []))]
-
-    def synsets(self, lemma, pos=None):
-        return [name for name, _, _ in LEXICON.get(lemma, [])]
-
-    def lemma_names(self, synset):
-        return list(SYNSETS[synset])
-
-
 @pytest.fixture(scope="module")
 def fake_wn():
-    return FakeWordNet()
+    """The spinner's stand-in WordNet (conftest.SPINNER_LEXICON)."""
+    return spinner_wordnet()
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +290,7 @@ def test_stop_words_are_never_content_words():
     assert [text[start:end] for start, end, _ in content_word_spans(text)] == ["hardly", "lamps", "burning"]
     assert content_word_spans("They would have been there, but could find nothing.") == []  # "find" is a stop word too
     with pytest.raises(ValueError, match="ratio"):
-        spin_text(text, 1.5, 0, FakeWordNet())
+        spin_text(text, 1.5, 0, spinner_wordnet())
 
 
 def test_to_latin1_rule_and_refusal():
@@ -335,20 +302,10 @@ def test_to_latin1_rule_and_refusal():
 
 # ------------------------------------------------------------------ corpus generator (stand-in WordNet)
 
-DOCUMENTS = [
-    ["The old house and the red river were there for years.", "Short."],
-    ["A red house in the valley, by the river – an old one.", "The garden by the old house is red and old."],
-    ["The café by the old river had a red house near it.", "Nothing here has any synonym at all today, friends."],
-    ["An old valley with a river and a house, all red.", "The α house by the old red river stood for years."],
-    ["The river ran past the old house and the red garden.", "The house in the old valley was red for years."],
-    ["Another old house by another red river, in a valley."],
-]
-
-
 def write_corpus(tmp_path, name="corpus", **kwargs):
-    settings = {"ratio": 0.5, "seed": 3, "wordnet": FakeWordNet(), "min_words": 5, "max_words": 30,
+    settings = {"ratio": 0.5, "seed": 3, "wordnet": spinner_wordnet(), "min_words": 5, "max_words": 30,
                 "test_fraction": 0.34, "source": "test documents"} | kwargs
-    return write_machine_paraphrase_corpus(DOCUMENTS, tmp_path / name, **settings)
+    return write_machine_paraphrase_corpus(SPINNER_DOCUMENTS, tmp_path / name, **settings)
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
@@ -387,7 +344,7 @@ def test_generator_splits_by_document_and_round_trips_through_the_reader(tmp_pat
     assert len(both) == 16 and sum(both["label"]) == 8
     originals = {(d, Path(p).name.split("-")[-1]): t for p, t, d, y in zip(both["path"], both["text"], both["document"], both["label"], strict=True) if y == 0}
     for (doc, index), text in originals.items():
-        assert text == to_latin1(DOCUMENTS[int(doc)][int(index.removesuffix(".txt"))])[0]
+        assert text == to_latin1(SPINNER_DOCUMENTS[int(doc)][int(index.removesuffix(".txt"))])[0]
     spun = {(d, Path(p).name.split("-")[-1]): t for p, t, d, y in zip(both["path"], both["text"], both["document"], both["label"], strict=True) if y == 1}
     assert spun.keys() == originals.keys()
     for key, text in spun.items():
@@ -420,7 +377,7 @@ def test_generator_leaves_nothing_when_writing_fails(tmp_path, monkeypatch):
 
 def test_generator_needs_two_usable_documents_and_valid_settings(tmp_path):
     with pytest.raises(ValueError, match="need at least 2 to split"):
-        write_machine_paraphrase_corpus(DOCUMENTS[:1] + [["Short."]], tmp_path / "x", wordnet=FakeWordNet(), min_words=5)
+        write_machine_paraphrase_corpus(SPINNER_DOCUMENTS[:1] + [["Short."]], tmp_path / "x", wordnet=spinner_wordnet(), min_words=5)
     with pytest.raises(ValueError, match="ratio must be in"):
         write_corpus(tmp_path, ratio=0.0)
     with pytest.raises(ValueError, match="cannot be used in a file name"):
@@ -434,8 +391,8 @@ def test_script_writes_a_corpus_and_reports_counts(tmp_path, monkeypatch, capsys
 
     from lexkd.utils.cli import run_cli
 
-    monkeypatch.setattr(spinning, "get_wordnet", FakeWordNet)
-    source = write(tmp_path / "docs.txt", "\n\n".join(" ".join(doc) for doc in DOCUMENTS))  # one document per block
+    monkeypatch.setattr(spinning, "get_wordnet", spinner_wordnet)
+    source = write(tmp_path / "docs.txt", "\n\n".join(" ".join(doc) for doc in SPINNER_DOCUMENTS))  # one document per block
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         script = importlib.import_module("make_machine_paraphrase")

@@ -9,9 +9,8 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import run_named_script
+from conftest import SPINNER_DOCUMENTS, run_named_script, spinner_wordnet
 from sklearn.metrics import accuracy_score, f1_score
-from test_plagiarism import DOCUMENTS, FakeWordNet
 
 from lexkd.tasks.plagiarism.spinning import write_machine_paraphrase_corpus
 from lexkd.tasks.plagiarism.tasks import (
@@ -67,8 +66,8 @@ def write_paragraph(root: Path, document: str, paragraph: int, text: str = "the 
         path.write_bytes(words.encode("iso-8859-1"))
 
 
-def generated(tmp_path: Path, name: str, documents=DOCUMENTS, source: str = "text A", seed: int = 3) -> dict:
-    return write_machine_paraphrase_corpus(documents, tmp_path / name, 0.5, seed, wordnet=FakeWordNet(), min_words=5,
+def generated(tmp_path: Path, name: str, documents=SPINNER_DOCUMENTS, source: str = "text A", seed: int = 3) -> dict:
+    return write_machine_paraphrase_corpus(documents, tmp_path / name, 0.5, seed, wordnet=spinner_wordnet(), min_words=5,
                                            max_words=30, test_fraction=0.34, source=source)
 
 

@@ -7,6 +7,7 @@ hint when it is absent.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -93,6 +94,21 @@ def test_normalize_pos(given, expected):
 def test_normalize_pos_unknown_names_pos_and_valid_ones():
     with pytest.raises(ValueError, match=r"'PRON'.*n, v, a, r, s, NOUN, VERB, ADJ, ADV"):
         normalize_pos("PRON")
+
+
+def test_backends_and_the_test_stand_in_have_the_api_of_wordnet():
+    from conftest import FakeWordNet
+
+    from lexkd.lexical.wordnet_lmf import LMFWordNet
+
+    public = sorted(name for name in dir(WordNet) if not name.startswith("_"))
+    assert {"synsets", "gloss", "sense_key", "synset_from_sense_key", "lemma_count", "senses"} <= set(public)
+    for cls in (LMFWordNet, FakeWordNet):
+        assert set(public) <= set(dir(cls)), cls
+        for name in public:
+            if callable(getattr(WordNet, name)):
+                expected = list(inspect.signature(getattr(WordNet, name)).parameters)
+                assert list(inspect.signature(getattr(cls, name)).parameters) == expected, (cls, name)
 
 
 def test_not_found_on_empty_folder_gives_install_hint(tmp_path: Path):

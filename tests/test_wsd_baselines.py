@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FakeWordNet
 
+from lexkd.lexical.wordnet import Sense
 from lexkd.tasks.wsd.baselines import BASELINES, WordExpert, WSDSystem, ims_features
 from lexkd.tasks.wsd.raganato import WSDCorpus, WSDInstance, WSDSentence, WSDToken
 
@@ -15,14 +17,11 @@ SENSES = {
 }
 
 
-class FakeWordNet:
-    """The two lookups the baselines use, over SENSES."""
-
-    def synsets(self, lemma, pos):
-        return list(SENSES.get((lemma, pos), {}))
-
-    def sense_key(self, lemma, synset):
-        return next(keys[synset] for (name, _), keys in SENSES.items() if name == lemma)
+@pytest.fixture
+def fake_wordnet() -> FakeWordNet:
+    """SENSES as a WordNet (in place of conftest's): each (lemma, POS)'s synsets in order, with their keys."""
+    return FakeWordNet.from_senses(
+        {lemma_pos: [Sense(key, synset, "", (), 0) for synset, key in keys.items()] for lemma_pos, keys in SENSES.items()})
 
 
 def make_corpus(rows, name="tiny") -> WSDCorpus:
@@ -60,40 +59,40 @@ def test_registry():
         assert issubclass(cls, WSDSystem) and cls.name == name
 
 
-def test_first_sense_and_counted_skips():
-    system = BASELINES["first_sense"](FakeWordNet()).fit()
+def test_first_sense_and_counted_skips(fake_wordnet):
+    system = BASELINES["first_sense"](fake_wordnet).fit()
     answers = system.predict(TEST)
     assert answers == {"d000.s000.t000": RIVER, "d000.s001.t000": RIVER,
                        "d000.s002.t000": "run%2:38:00::", "d000.s003.t000": "quickly%4:02:00::"}
     assert system.skipped == {"no_wordnet_senses": 1, "unknown_pos": 1}
 
 
-def test_mfs():
-    system = BASELINES["mfs"](FakeWordNet()).fit(TRAIN)
+def test_mfs(fake_wordnet):
+    system = BASELINES["mfs"](fake_wordnet).fit(TRAIN)
     answers = system.predict(TEST)
     assert answers["d000.s000.t000"] == MONEY and answers["d000.s001.t000"] == MONEY  # 7 > 5
     assert answers["d000.s002.t000"] == "run%2:38:04::"  # not the first sense: learnt
     assert system.skipped["unknown_gold_key"] == 1 and system.skipped["no_wordnet_senses"] == 1
     with pytest.raises(ValueError, match="mfs needs a training corpus"):
-        BASELINES["mfs"](FakeWordNet()).fit(None)
+        BASELINES["mfs"](fake_wordnet).fit(None)
 
 
-def test_mfs_backs_off_to_first_sense():
+def test_mfs_backs_off_to_first_sense(fake_wordnet):
     train = make_corpus([("the bank lent money", 1, "bank", "NOUN", MONEY)])
-    system = BASELINES["mfs"](FakeWordNet()).fit(train)
+    system = BASELINES["mfs"](fake_wordnet).fit(train)
     answers = system.predict(TEST)
     assert answers["d000.s002.t000"] == "run%2:38:00::" and system.stats["backoff_first_sense"] == 2
 
 
-def test_word_expert_learns_context():
-    system = WordExpert(FakeWordNet()).fit(TRAIN)
+def test_word_expert_learns_context(fake_wordnet):
+    system = WordExpert(fake_wordnet).fit(TRAIN)
     assert set(system.experts) == {("bank", "NOUN")}
     assert system.single == {("run", "VERB"): "run%2:38:04::", ("quickly", "ADV"): "quickly%4:02:00::"}
     answers = system.predict(TEST)
     assert answers["d000.s000.t000"] == RIVER and answers["d000.s001.t000"] == MONEY
     assert answers["d000.s002.t000"] == "run%2:38:04::"
     assert system.skipped == {"unknown_gold_key": 1, "no_wordnet_senses": 1, "unknown_pos": 1}
-    fresh = WordExpert(FakeWordNet()).fit(make_corpus([("a bank", 1, "bank", "NOUN", RIVER)]))
+    fresh = WordExpert(fake_wordnet).fit(make_corpus([("a bank", 1, "bank", "NOUN", RIVER)]))
     assert fresh.predict(TEST)["d000.s002.t000"] == "run%2:38:00::"  # unseen: first sense
     assert fresh.stats["backoff_first_sense"] == 2
 

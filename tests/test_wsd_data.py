@@ -8,8 +8,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import RAGANATO_DATA as DATA
+from conftest import RAGANATO_KEYS as KEYS
+from conftest import FakeWordNet, write
 
-from lexkd.lexical.wordnet import UnknownSenseKeyError, WordNetNotFoundError
+from lexkd.lexical.wordnet import Sense, WordNetNotFoundError
 from lexkd.tasks.wsd.raganato import (
     WSDCorpus,
     WSDFormatError,
@@ -22,39 +25,6 @@ from lexkd.tasks.wsd.raganato import (
     write_key_file,
     write_raganato,
 )
-
-DATA = """<?xml version="1.0" encoding="UTF-8" ?>
-<corpus lang="en" source="tiny">
-<text id="d000">
-<sentence id="d000.s000">
-<wf lemma="the" pos="DET">The</wf>
-<instance id="d000.s000.t000" lemma="bank" pos="NOUN">bank</instance>
-<instance id="d000.s000.t001" lemma="close" pos="VERB">closed</instance>
-<wf lemma="." pos=".">.</wf>
-</sentence>
-<sentence id="d000.s001">
-<wf lemma="we" pos="PRON">We</wf>
-<instance id="d000.s001.t000" lemma="point_out" pos="VERB">pointed out</instance>
-<wf lemma="n't" pos="ADV">n't</wf>
-</sentence>
-</text>
-<text id="d001">
-<sentence id="d001.s000">
-<instance id="d001.s000.t000" lemma="quickly" pos="ADV">Quickly</instance>
-</sentence>
-</text>
-</corpus>
-"""
-KEYS = """d000.s000.t000 bank%1:14:00::
-d000.s000.t001 close%2:35:00:: close%2:41:00::
-d000.s001.t000 point_out%2:32:00::
-d001.s000.t000 quickly%4:02:00::
-"""
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -201,13 +171,10 @@ DOC2 = naf_document([("Ran", 1), ("off", 1)], [naf_term("t0", "w0 w1", "run_off"
 VALID_KEYS = {"group%1:03:00::", "say%2:32:00::", "only%5:00:00:single:00", "man%1:18:00::", "run_off%2:38:00::"}
 
 
-class FakeWordNet:
-    """Only what the converter uses: synset_from_sense_key."""
-
-    def synset_from_sense_key(self, key):
-        if key not in VALID_KEYS:
-            raise UnknownSenseKeyError(key)
-        return "x.n.01"
+@pytest.fixture
+def fake_wordnet() -> FakeWordNet:
+    """A WordNet (in place of conftest's) that knows VALID_KEYS only, all of synset x.n.01."""
+    return FakeWordNet.from_senses({(key.split("%")[0], "n"): [Sense(key, "x.n.01", "", (), 0)] for key in VALID_KEYS})
 
 
 def make_archive(path: Path) -> Path:
@@ -221,10 +188,10 @@ def make_archive(path: Path) -> Path:
     return path
 
 
-def test_convert_semcor_fixture(tmp_path):
+def test_convert_semcor_fixture(tmp_path, fake_wordnet):
     archive = make_archive(tmp_path / "semcor.tar.xz")
     stats = convert_semcor_naf(archive, tmp_path / "out.data.xml", tmp_path / "out.gold.key.txt",
-                               wordnet=FakeWordNet())
+                               wordnet=fake_wordnet)
     assert stats["documents"] == 2 and stats["sentences"] == 3 and stats["tokens"] == 9
     assert stats["instances"] == 4
     assert stats["skipped"] == {"unknown_sense_key": 1, "multi_token_term": 1}
@@ -243,17 +210,17 @@ def test_convert_semcor_fixture(tmp_path):
     assert 'source="brown1/br-a01"' in (tmp_path / "out.data.xml").read_text()
 
 
-def test_convert_semcor_folder_and_errors(tmp_path):
+def test_convert_semcor_folder_and_errors(tmp_path, fake_wordnet):
     folder = tmp_path / "naf" / "brown1"
     folder.mkdir(parents=True)
     write(folder / "br-a01.naf", DOC1)
-    stats = convert_semcor_naf(tmp_path / "naf", tmp_path / "o.data.xml", tmp_path / "o.key", wordnet=FakeWordNet())
+    stats = convert_semcor_naf(tmp_path / "naf", tmp_path / "o.data.xml", tmp_path / "o.key", wordnet=fake_wordnet)
     assert stats["documents"] == 1 and stats["instances"] == 4
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        convert_semcor_naf(tmp_path / "absent.tar.xz", tmp_path / "x.xml", tmp_path / "x.key", wordnet=FakeWordNet())
+        convert_semcor_naf(tmp_path / "absent.tar.xz", tmp_path / "x.xml", tmp_path / "x.key", wordnet=fake_wordnet)
     write(folder / "br-a02.naf", DOC1[:200])
     with pytest.raises(WSDFormatError, match=r"br-a02\.naf: malformed XML at line 1"):
-        convert_semcor_naf(tmp_path / "naf", tmp_path / "y.data.xml", tmp_path / "y.key", wordnet=FakeWordNet())
+        convert_semcor_naf(tmp_path / "naf", tmp_path / "y.data.xml", tmp_path / "y.key", wordnet=fake_wordnet)
     assert not (tmp_path / "y.data.xml").exists()  # nothing half-written
 
 

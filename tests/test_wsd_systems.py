@@ -7,8 +7,9 @@ import logging
 from collections import Counter
 
 import pytest
-from conftest import run_named_script
-from test_wsd_data import DATA, KEYS, write
+from conftest import FIXTURE_XML, run_named_script, write
+from conftest import RAGANATO_DATA as DATA
+from conftest import RAGANATO_KEYS as KEYS
 from transformers import TrainingArguments
 
 from lexkd.tasks.wsd.raganato import read_key_file, read_raganato
@@ -94,30 +95,6 @@ def real_wordnet():
         pytest.skip(f"WordNet is not installed: {error}")
 
 
-FIXTURE_XML = """<?xml version="1.0" encoding="UTF-8" ?>
-<corpus lang="en" source="toy">
-<text id="d000">
-<sentence id="d000.s000">
-<wf lemma="he" pos="PRON">He</wf>
-<wf lemma="sit" pos="VERB">sat</wf>
-<wf lemma="on" pos="ADP">on</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s000.t000" lemma="bank" pos="NOUN">bank</instance>
-<wf lemma="of" pos="ADP">of</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s000.t001" lemma="river" pos="NOUN">river</instance>
-</sentence>
-<sentence id="d000.s001">
-<wf lemma="the" pos="DET">The</wf>
-<instance id="d000.s001.t000" lemma="dog" pos="NOUN">dog</instance>
-<instance id="d000.s001.t001" lemma="run" pos="VERB">ran</instance>
-<wf lemma="to" pos="ADP">to</wf>
-<wf lemma="the" pos="DET">the</wf>
-<instance id="d000.s001.t002" lemma="xyzzy" pos="NOUN">xyzzy</instance>
-</sentence>
-</text>
-</corpus>
-"""
 FIXTURE_GOLD = """d000.s000.t000 bank%1:17:01::
 d000.s000.t001 river%1:17:00::
 d000.s001.t000 dog%1:05:00::

@@ -27,6 +27,9 @@ enabled and pass legitimately.
 
 The public API returns only ``str``, ``int``, lists/tuples and dataclasses,
 never NLTK objects. Synsets are named as in NLTK (``"bank.n.01"``).
+
+A second backend, for WN-LMF files such as Open English WordNet, has the same API:
+``get_wordnet(lmf="english-wordnet-2024.xml.gz")`` (:mod:`lexkd.lexical.wordnet_lmf`).
 """
 
 from __future__ import annotations
@@ -162,6 +165,11 @@ class WordNet:
             WordNetVersionError: the WordNet found is not version 3.0.
             ImportError: nltk is not installed.
         """
+        if path is not None and os.path.isfile(path):
+            raise WordNetNotFoundError(
+                f"{str(path)!r} is a file, not a WordNet 3.0 folder; for a WN-LMF file (e.g. Open "
+                "English WordNet) use get_wordnet(lmf=path) or lexkd.lexical.wordnet_lmf.LMFWordNet"
+            )
         reader, staged_root, source = _locate_and_load(path)
         version = reader.get_version()
         if version != EXPECTED_VERSION:
@@ -418,14 +426,43 @@ class WordNet:
 
 
 @functools.cache  # an lru_cache without size bound
-def get_wordnet(path: str | os.PathLike | None = None) -> WordNet:
-    """The process-wide :class:`WordNet` for ``path`` (loaded once, then cached).
+def get_wordnet(
+    path: str | os.PathLike | None = None,
+    *,
+    lmf: str | os.PathLike | None = None,
+    lexicon: str | None = None,
+):
+    """The process-wide WordNet for ``path`` or ``lmf`` (loaded once, then cached).
 
-    The cache is keyed by ``path`` only: changing ``LEXKD_WORDNET_DIR`` later has no
-    effect on ``get_wordnet()``; call ``get_wordnet.cache_clear()`` to reload.
+    Two backends, chosen by the argument given:
+
+    - ``path`` (or nothing): Princeton WordNet 3.0 through NLTK, a :class:`WordNet` (the search
+      order is in the module docstring);
+    - ``lmf``: a WN-LMF file (e.g. Open English WordNet's ``english-wordnet-2024.xml.gz``)
+      through the ``wn`` package, a :class:`lexkd.lexical.wordnet_lmf.LMFWordNet` with the same
+      API; ``lexicon`` picks one lexicon of a file that holds several. Never falls back to NLTK.
+
+    The cache is keyed by the arguments only: changing ``LEXKD_WORDNET_DIR`` (or the file) later
+    has no effect on ``get_wordnet()``; call ``get_wordnet.cache_clear()`` to reload.
 
     Raises:
+        ValueError: both ``path`` and ``lmf``, or ``lexicon`` without ``lmf``.
         WordNetNotFoundError: WordNet 3.0 was not found (the message says how to install).
         WordNetVersionError: the WordNet found is not version 3.0.
+        FileNotFoundError: the ``lmf`` file does not exist.
+        lexkd.lexical.wordnet_lmf.NotWordNetLMFError: the ``lmf`` file is not WN-LMF.
     """
+    if lmf is not None:
+        if path is not None:
+            raise ValueError(
+                f"get_wordnet got path={str(path)!r} (WordNet 3.0 files, NLTK backend) and "
+                f"lmf={str(lmf)!r} (a WN-LMF file, wn backend); give one of them"
+            )
+        from lexkd.lexical.wordnet_lmf import LMFWordNet
+
+        return LMFWordNet(lmf, lexicon=lexicon)
+    if lexicon is not None:
+        raise ValueError(
+            f"lexicon={lexicon!r} selects a lexicon of a WN-LMF file; give the file as lmf= too"
+        )
     return WordNet(path)
