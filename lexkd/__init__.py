@@ -37,7 +37,7 @@ _EXPORTS = {
     "load_or_train_tokenizer": "lexkd.data.tokenization",
     # the MLM path
     "Teacher": "lexkd.mlm.teachers", "load_teachers": "lexkd.mlm.teachers", "combine_teachers": "lexkd.mlm.teachers",
-    "WEIGHTING_RULES": "lexkd.mlm.teachers", "VocabularyMismatchError": "lexkd.mlm.teachers",
+    "WEIGHTING_RULES": "lexkd.mlm.teachers", "VocabularyMismatchError": "lexkd.data.tokenization",
     "DistillationArguments": "lexkd.mlm.trainer", "MultiTeacherDistillationTrainer": "lexkd.mlm.trainer",
     "TeacherCache": "lexkd.mlm.cache", "build_teacher_cache": "lexkd.mlm.cache",
     "MaskedLMEvaluator": "lexkd.mlm.evaluation", "train_masked_lm": "lexkd.mlm.job",

@@ -22,7 +22,12 @@ from tokenizers import (
     processors,
     trainers,
 )
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers import (
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from lexkd.utils.io import save_pretrained_atomically
 
@@ -139,3 +144,43 @@ def tokenize_texts(
             "a smaller max_seq_length, or line_by_line."
         )
     return grouped
+
+
+class VocabularyMismatchError(ValueError):
+    """Teachers and student do not share one vocabulary."""
+
+
+def check_vocabularies(
+    student_tokenizer: PreTrainedTokenizerBase,
+    teacher_tokenizers: dict[str, PreTrainedTokenizerBase],
+    teacher_models: dict[str, PreTrainedModel] | None = None,
+) -> None:
+    """Check that every teacher shares the student's vocabulary (size and token strings).
+
+    Args:
+        student_tokenizer: the tokenizer the student (and the data) uses.
+        teacher_tokenizers: teacher name -> its tokenizer.
+        teacher_models: teacher name -> model; when given, its output layer must have at least
+            as many rows as the vocabulary has tokens.
+
+    Raises:
+        VocabularyMismatchError: naming the teacher, both vocabulary sizes, and the first
+            differing token.
+    """
+    student_vocab = student_tokenizer.get_vocab()
+    for name, tokenizer in teacher_tokenizers.items():
+        vocab = tokenizer.get_vocab()
+        if vocab != student_vocab:
+            differing = sorted(set(vocab.items()) ^ set(student_vocab.items()), key=lambda item: item[1])
+            example = f"; first difference: token {differing[0][0]!r} at id {differing[0][1]}" if differing else ""
+            raise VocabularyMismatchError(
+                f"Teacher {name!r} has a vocabulary of {len(vocab)} tokens but the student's has "
+                f"{len(student_vocab)}{example}. All teachers and the student must share one "
+                "tokenizer: use teachers trained with the same tokenizer."
+            )
+    for name, model in (teacher_models or {}).items():
+        rows = model.get_output_embeddings().weight.shape[0]
+        if rows < len(student_vocab):
+            raise VocabularyMismatchError(
+                f"Teacher {name!r} predicts over {rows} tokens but the vocabulary has {len(student_vocab)}."
+            )

@@ -110,7 +110,8 @@ def load_models(job: LexicalJobArguments, corpus_args: CorpusArguments, train_ar
     """
     from transformers import AutoTokenizer
 
-    from lexkd.mlm.teachers import check_vocabularies, load_teachers
+    from lexkd.data.tokenization import check_vocabularies
+    from lexkd.mlm.teachers import load_teachers
     from lexkd.models.masked_lm import load_masked_lm
     from lexkd.models.pair_head import MaskedPositionPreTraining
 

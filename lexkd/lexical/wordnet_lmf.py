@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from lexkd.lexical.wordnet import (
+from lexkd.lexical.senses import (
     _POS_ORDER,
     _SENSE_KEY_RE,
     LemmaNotInSynsetError,

@@ -364,7 +364,7 @@ def train_teacher(
         lexkd.mlm.teachers.VocabularyMismatchError: a finished teacher exists there but was trained
             with another tokenizer (delete the folder, or point --output_dir elsewhere).
     """
-    from lexkd.mlm.teachers import check_vocabularies
+    from lexkd.data.tokenization import check_vocabularies
     from lexkd.models.masked_lm import build_student
 
     model_dir = Path(args.output_dir) / "model"
@@ -415,8 +415,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     """
     from transformers import AutoTokenizer
 
-    from lexkd.data.tokenization import load_or_train_tokenizer
-    from lexkd.mlm.teachers import check_vocabularies, load_teachers
+    from lexkd.data.tokenization import check_vocabularies, load_or_train_tokenizer
+    from lexkd.mlm.teachers import load_teachers
     from lexkd.models.masked_lm import check_local_model
 
     root = Path(train_args.output_dir)

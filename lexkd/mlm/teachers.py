@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies  # noqa: F401  (raised for teachers)
 from lexkd.models.masked_lm import load_masked_lm, masked_lm_logits
 from lexkd.utils.hub import model_label
 
@@ -124,46 +125,6 @@ def combine_teachers(
     teacher_probs = own_probs if temperature == 1.0 else torch.softmax(logits / temperature, dim=-1)
     target_probs = (weights.unsqueeze(-1) * teacher_probs).sum(dim=0)  # (N, V)
     return target_probs, weights
-
-
-class VocabularyMismatchError(ValueError):
-    """Teachers and student do not share one vocabulary."""
-
-
-def check_vocabularies(
-    student_tokenizer: PreTrainedTokenizerBase,
-    teacher_tokenizers: dict[str, PreTrainedTokenizerBase],
-    teacher_models: dict[str, PreTrainedModel] | None = None,
-) -> None:
-    """Check that every teacher shares the student's vocabulary (size and token strings).
-
-    Args:
-        student_tokenizer: the tokenizer the student (and the data) uses.
-        teacher_tokenizers: teacher name -> its tokenizer.
-        teacher_models: teacher name -> model; when given, its output layer must have at least
-            as many rows as the vocabulary has tokens.
-
-    Raises:
-        VocabularyMismatchError: naming the teacher, both vocabulary sizes, and the first
-            differing token.
-    """
-    student_vocab = student_tokenizer.get_vocab()
-    for name, tokenizer in teacher_tokenizers.items():
-        vocab = tokenizer.get_vocab()
-        if vocab != student_vocab:
-            differing = sorted(set(vocab.items()) ^ set(student_vocab.items()), key=lambda item: item[1])
-            example = f"; first difference: token {differing[0][0]!r} at id {differing[0][1]}" if differing else ""
-            raise VocabularyMismatchError(
-                f"Teacher {name!r} has a vocabulary of {len(vocab)} tokens but the student's has "
-                f"{len(student_vocab)}{example}. All teachers and the student must share one "
-                "tokenizer: use teachers trained with the same tokenizer."
-            )
-    for name, model in (teacher_models or {}).items():
-        rows = model.get_output_embeddings().weight.shape[0]
-        if rows < len(student_vocab):
-            raise VocabularyMismatchError(
-                f"Teacher {name!r} predicts over {rows} tokens but the vocabulary has {len(student_vocab)}."
-            )
 
 
 @dataclass

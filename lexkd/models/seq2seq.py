@@ -36,7 +36,7 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
-from lexkd.mlm.teachers import VocabularyMismatchError, check_vocabularies
+from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies
 from lexkd.models.masked_lm import check_local_model
 from lexkd.utils.hub import hub_load_error, is_local_reference
 
