@@ -56,9 +56,8 @@ from lexkd.seq2seq.trainer import (
     TEACHER_METHODS,
     Seq2SeqDistillationArguments,
     Seq2SeqDistillationTrainer,
-    args_with,
 )
-from lexkd.utils.cli import parse_args, run_cli
+from lexkd.utils.cli import args_with, parse_args, run_cli
 from lexkd.utils.io import save_model_atomically
 
 # CPU-friendly defaults; every flag overrides them. {output_root} and {label} are filled in.

@@ -39,12 +39,9 @@ from lexkd.models.seq2seq import (
 from lexkd.seq2seq.data import load_nlg_data, tokenize_pairs
 from lexkd.seq2seq.metrics import GenerationEvaluator, copy_baseline_scores
 from lexkd.seq2seq.pseudo_targets import load_or_generate
-from lexkd.seq2seq.trainer import (
-    Seq2SeqDistillationArguments,
-    Seq2SeqDistillationTrainer,
-    args_with,
-)
+from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer
 from lexkd.tasks.classification.finetune import subsample, update_results_table
+from lexkd.utils.cli import args_with
 from lexkd.utils.fingerprints import model_fingerprint
 from lexkd.utils.io import save_model_atomically, write_json_atomically
 

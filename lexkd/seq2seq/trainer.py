@@ -22,7 +22,6 @@ actually trained on, over the whole accumulated batch, as in the MLM trainer.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -310,9 +309,3 @@ class Seq2SeqDistillationTrainer(Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-
-def args_with(args: Seq2SeqDistillationArguments, **changes) -> Seq2SeqDistillationArguments:
-    """A copy of ``args`` with ``changes`` applied and validated again."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
-    values.update(changes)
-    return type(args)(**values)
