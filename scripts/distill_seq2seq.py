@@ -37,29 +37,9 @@ import sys
 import time
 from pathlib import Path
 
-from lexkd.models.masked_lm import check_local_model
-from lexkd.models.seq2seq import load_seq2seq_tokenizer
-from lexkd.seq2seq.job import (
-    NLGDataArguments,
-    NLGModelArguments,
-    collator,
-    eval_only_label,
-    evaluate_and_record,
-    load_data,
-    load_student,
-    record_copy_baseline,
-    run_label,
-    train_or_load_teacher,
-    training_rows,
-)
-from lexkd.seq2seq.trainer import (
-    TEACHER_METHODS,
-    Seq2SeqDistillationArguments,
-    Seq2SeqDistillationTrainer,
-    args_with,
-)
+from lexkd.seq2seq.job import NLGDataArguments, NLGModelArguments, run_seq2seq_job
+from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments
 from lexkd.utils.cli import parse_args, run_cli
-from lexkd.utils.io import save_model_atomically
 
 # CPU-friendly defaults; every flag overrides them. {output_root} and {label} are filled in.
 DEFAULTS = {"output_dir": "{output_root}/{label}", "per_device_train_batch_size": 32, "learning_rate": 5e-4,
@@ -74,57 +54,11 @@ def main(argv=None) -> int:
         (NLGDataArguments, NLGModelArguments, Seq2SeqDistillationArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     command = ("python scripts/distill_seq2seq.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
-    needs_teacher = not model_args.eval_only and (train_args.method in TEACHER_METHODS or train_args.method == "seqkd")
-    for name in [model_args.student] + ([model_args.teacher or model_args.teacher_init] if needs_teacher else []):
-        check_local_model(name)  # fail on a missing folder before loading any data
-    output_root = Path(model_args.output_root.replace("{task}", data_args.task.replace("/", "--")))
-    label = model_args.label or (eval_only_label(model_args.student) if model_args.eval_only else run_label(train_args))
-    train_args = args_with(train_args, output_dir=train_args.output_dir.replace("{output_root}", str(output_root))
-                           .replace("{label}", label))
-
-    tokenizer = load_seq2seq_tokenizer(model_args.student)
-    data, unlabeled, source = load_data(data_args)
-    logging.info("%s: %d train pairs, %d unlabelled inputs, %d validation pairs", source, len(data["train"]),
-                 len(unlabeled), len(data["validation"]))
-    student = load_student(model_args.student, tokenizer)
-    record_copy_baseline(data, tokenizer, output_root, source)
-    if model_args.eval_only:
-        row = evaluate_and_record(student, tokenizer, data, model_args, data_args, output_root, label=label,
-                                  kind="evaluated as given", source=source, train_time_s=0.0,
-                                  settings={"command": command, "student": model_args.student}, train_examples=0,
-                                  wall_start=wall_start)
-        print(f"{label}: {row['metrics']['validation']}; results {output_root / 'results.md'}")
-        return 0
-
-    teacher = teacher_fingerprint = teacher_label = None
-    if needs_teacher:
-        teacher, teacher_fingerprint, teacher_label, _ = train_or_load_teacher(
-            model_args, data_args, data, tokenizer, train_args, output_root, source)
-    rows, cache_info = training_rows(
-        train_args, model_args, data_args, data, unlabeled, tokenizer, teacher, teacher_fingerprint, teacher_label,
-        output_root / "cache", student.config.decoder_start_token_id)
-    logging.info("%s trains on %d rows", label, len(rows))
-
-    trainer = Seq2SeqDistillationTrainer(
-        model=student, args=train_args, train_dataset=rows, data_collator=collator(tokenizer),
-        teacher=teacher if train_args.method in TEACHER_METHODS else None, processing_class=tokenizer)
-    resume = train_args.resume_from_checkpoint
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume in ("true", "last") else resume)
-    train_time = time.perf_counter() - started
-    save_model_atomically(student, tokenizer, Path(train_args.output_dir) / "model")
-
-    settings = {"command": command, "student": model_args.student, "teacher": teacher_label,
-                "method": train_args.method, "divergence": train_args.divergence,
-                "sample_source": train_args.effective_sample_source, "beta": train_args.beta,
-                "temperature": train_args.temperature, "alpha": train_args.alpha,
-                "student_share": train_args.student_share, "max_steps": train_args.max_steps,
-                "batch_size": train_args.per_device_train_batch_size, "learning_rate": train_args.learning_rate,
-                "seed": train_args.seed, "train_loss": result.training_loss, **cache_info}
-    row = evaluate_and_record(student, tokenizer, data, model_args, data_args, output_root, label=label,
-                              kind=f"student ({train_args.method})", source=source, train_time_s=train_time,
-                              settings=settings, train_examples=len(rows), wall_start=wall_start)
-    print(f"{label}: {row['metrics']['validation']}; train {train_time:.0f} s; results {output_root / 'results.md'}")
+    row = run_seq2seq_job(data_args, model_args, train_args, command=command, wall_start=wall_start)
+    if row is not None:  # the main process
+        trained = "" if model_args.eval_only else f"; train {row['train_time_s']:.0f} s"
+        results = Path(row["output_dir"]).parent / "results.md"
+        print(f"{row['model']}: {row['metrics']['validation']}{trained}; results {results}")
     return 0
 
 

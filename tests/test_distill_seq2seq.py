@@ -2,13 +2,25 @@
 
 import json
 
+import datasets
 import pytest
+import sacrebleu
+import torch
 from conftest import make_texts, run_named_script, save_tiny_bert
-from transformers import BertConfig, BertForPreTraining
+from transformers import BertConfig, BertForPreTraining, GenerationConfig
 
 from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.seq2seq import pseudo_targets
-from lexkd.seq2seq.job import NLGDataArguments, eval_only_label, load_data
+from lexkd.seq2seq.job import (
+    NLGDataArguments,
+    NLGModelArguments,
+    eval_only_label,
+    evaluate_and_record,
+    load_data,
+    output_root_for,
+    resume_checkpoint,
+)
+from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments
 
 
 def run_script(argv):
@@ -40,7 +52,24 @@ def common_args(files, root, student, teacher_init):
             "--disable_tqdm", "true", "--save_strategy", "no", "--labeled_examples", "16"]
 
 
-def test_methods_share_the_teacher_and_its_pseudo_targets(files, tmp_path, student_checkpoint, teacher_init, monkeypatch):
+def rescored(folder, tokenizer) -> dict:
+    """BLEU and chrF recomputed with sacrebleu from ``folder/predictions.tsv``, both sides lowercased
+    and split as the tokenizer's normaliser and pre-tokeniser do (lexkd.seq2seq.metrics' rule)."""
+    backend = tokenizer.backend_tokenizer
+
+    def words(text):
+        return " ".join(w for w, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text)))
+
+    lines = (folder / "predictions.tsv").read_text().splitlines()
+    assert lines[0] == "source\treference\thypothesis"
+    _, references, hypotheses = zip(*(line.split("\t") for line in lines[1:]), strict=True)
+    hypotheses, references = [words(h) for h in hypotheses], [[words(r) for r in references]]
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, references, tokenize="none").score,
+            "chrf": sacrebleu.corpus_chrf(hypotheses, references).score}
+
+
+def test_methods_share_the_teacher_and_its_pseudo_targets(files, tmp_path, student_checkpoint, teacher_init, monkeypatch,
+                                                          tokenizer):
     calls = []
     original = pseudo_targets.generate_pseudo_targets
 
@@ -68,7 +97,11 @@ def test_methods_share_the_teacher_and_its_pseudo_targets(files, tmp_path, stude
         assert (root / name / "model" / "config.json").is_file()
         assert (root / name / "predictions.tsv").read_text().count("\n") == 7  # header + 6
         metrics = json.loads((root / name / "metrics.json").read_text())
-        assert 0 <= metrics["bleu"] <= 100 and "generation_config" in metrics
+        assert "generation_config" in metrics
+        expected = rescored(root / name, tokenizer)  # the reported scores are those of the predictions written
+        assert {k: metrics[k] for k in expected} == pytest.approx(expected, abs=1e-9)
+        row = next(r for r in rows if r["model"] == name)["metrics"]["validation"]
+        assert {k: row[k] for k in expected} == {k: round(v, 4) for k, v in expected.items()}
     assert "| copy-baseline |" in (root / "results.md").read_text()
 
 
@@ -144,3 +177,55 @@ def test_a_cache_with_a_foreign_record_is_refused(tmp_path):
     with pytest.raises(ValueError, match="another teacher"):
         pseudo_targets.read_cache(folder, {"teacher": "y"})
     assert pseudo_targets.read_cache(tmp_path / "missing", {"teacher": "y"}) is None
+
+
+class CopyModel(torch.nn.Module):
+    """Generates its input: perfect predictions where every target equals its source."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        ids = {"decoder_start_token_id": tokenizer.cls_token_id, "pad_token_id": tokenizer.pad_token_id,
+               "eos_token_id": tokenizer.sep_token_id}
+        self.generation_config, self.config = GenerationConfig(**ids), BertConfig(**ids)
+
+    @property
+    def device(self):
+        return self.weight.device
+
+    def generate(self, input_ids, attention_mask=None, generation_config=None):
+        return input_ids
+
+
+def test_perfect_predictions_score_100_and_others_less(tmp_path, tokenizer):
+    sources = make_texts(5, seed=8)
+    scores = {}
+    for name, targets in (("perfect", sources), ("reversed", [" ".join(s.split()[::-1]) for s in sources])):
+        data = datasets.DatasetDict(validation=datasets.Dataset.from_dict({"source": sources, "target": targets}))
+        row = evaluate_and_record(CopyModel(tokenizer), tokenizer, data, NLGModelArguments(eval_num_beams=1),
+                                  NLGDataArguments(task="files"), tmp_path, label=name, kind="test", source="test",
+                                  train_time_s=0.0, settings={}, train_examples=0)
+        scores[name] = row["metrics"]["validation"]
+        assert json.loads((tmp_path / name / "metrics.json").read_text())["bleu"] == pytest.approx(scores[name]["bleu"])
+    assert scores["perfect"] == {"bleu": 100.0, "chrf": 100.0, "rouge1": 100.0, "rouge2": 100.0, "rougeL": 100.0}
+    assert scores["reversed"]["bleu"] < 100 and scores["reversed"]["rougeL"] < 100
+    assert scores["reversed"]["rouge1"] == 100.0  # the same words in another order
+
+
+def test_output_root_and_resume_flag(tmp_path):
+    model_args = NLGModelArguments(output_root=str(tmp_path / "runs" / "{task}"))
+    assert output_root_for(model_args, NLGDataArguments(task="org/data")) == tmp_path / "runs" / "org--data"
+
+    def args(value):
+        return Seq2SeqDistillationArguments(output_dir=str(tmp_path / "run"), report_to="none", use_cpu=True,
+                                            resume_from_checkpoint=value)
+
+    assert resume_checkpoint(args(None)) is None
+    with pytest.raises(FileNotFoundError, match="no checkpoint-\\* folder in .*run"):
+        resume_checkpoint(args("true"))
+    for step in (2, 10):
+        (tmp_path / "run" / f"checkpoint-{step}").mkdir(parents=True)
+    assert resume_checkpoint(args("true")) == resume_checkpoint(args("last")) == str(tmp_path / "run" / "checkpoint-10")
+    assert resume_checkpoint(args(str(tmp_path / "run" / "checkpoint-2"))) == str(tmp_path / "run" / "checkpoint-2")
+    with pytest.raises(FileNotFoundError, match="checkpoint-7: no such checkpoint folder"):
+        resume_checkpoint(args(str(tmp_path / "run" / "checkpoint-7")))

@@ -106,7 +106,7 @@ class LexicalPretrainingTrainer(MultiTeacherDistillationTrainer):
             loss = loss + self.args.nsp_weight * scale * nsp_loss
             if model.training:
                 accuracy = (outputs["nsp_logits"].argmax(-1) == label).float().mean()
-                self._accumulate({"nsp_loss": nsp_loss.item(), "nsp_accuracy": accuracy.item()})
+                self.record_means({"nsp_loss": nsp_loss, "nsp_accuracy": accuracy})  # means over micro-batches
         return (loss, outputs) if return_outputs else loss
 
 

@@ -35,6 +35,7 @@ from lexkd.mlm.trainer import (
     MultiTeacherDistillationTrainer,
 )
 from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.utils.cli import args_with  # also imported from here by the MLM scripts
 from lexkd.utils.io import (
     save_model_atomically,
     write_json_atomically,
@@ -318,11 +319,6 @@ def is_complete_model(directory: str | os.PathLike) -> bool:
     return (directory / "config.json").is_file() and (directory / "tokenizer_config.json").is_file() and any(
         directory.glob("model*.safetensors")
     )
-
-
-def args_with(args: DistillationArguments, **changes) -> DistillationArguments:
-    """A copy of ``args`` with some fields changed (re-validated by ``__post_init__``)."""
-    return dataclasses.replace(args, **changes)
 
 
 @dataclass(frozen=True)

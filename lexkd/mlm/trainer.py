@@ -23,6 +23,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.mlm.teachers import WEIGHTING_RULES, Teacher, check_weighting_rule, teacher_targets
 from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
+from lexkd.utils.loss_logging import LossPartsLoggingMixin
 
 CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
 """Batch keys of cached teacher targets (see :class:`lexkd.mlm.cache.CachedTargetCollator`)."""
@@ -116,7 +117,7 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "accuracy": correct / count, "masked_tokens": int(count)}
 
 
-class MultiTeacherDistillationTrainer(Trainer):
+class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
     """``Trainer`` for confidence-weighted multi-teacher MLM distillation (Wahle, arXiv 2301.08130).
 
     Args:
@@ -132,8 +133,9 @@ class MultiTeacherDistillationTrainer(Trainer):
         Other arguments as ``transformers.Trainer`` (``data_collator`` should be a
         :class:`lexkd.data.collators.MaskedLMCollator`; the evaluation set pre-masked).
 
-    Logged per logging step: ``loss``, ``kd_loss``, ``mlm_loss`` and, for each teacher ``k``,
-    ``teacher_weight/<k>`` (its mean weight over the masked positions since the last log).
+    Logged per logging step: ``loss``, ``kd_loss``, ``mlm_loss`` (averaged as ``loss`` is:
+    :mod:`lexkd.utils.loss_logging`; ``kd_loss`` without the ``alpha T^2`` factor) and, for each
+    teacher ``k``, ``teacher_weight/<k>`` (its mean weight over the masked positions since the last log).
 
     Raises:
         ValueError: ``alpha > 0`` with neither teachers nor a cache, both at once, or a model
@@ -158,8 +160,6 @@ class MultiTeacherDistillationTrainer(Trainer):
         self.cached_teachers = list(cached_teachers) if self.args.alpha > 0 else []
         for teacher in self.teachers:
             teacher.model.eval().requires_grad_(False).to(self.args.device)
-        self._stats: dict[str, float] = {}
-        self._stats_steps = 0
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
         if resume_from_checkpoint:
@@ -201,7 +201,8 @@ class MultiTeacherDistillationTrainer(Trainer):
                              "use lexkd.mlm.cache.CachedTargetCollator on the cache's dataset.")
         # (A pre-masked evaluation batch has no cached targets: it is scored on the gold tokens.)
         if weights is not None and model.training:
-            self._accumulate({f"teacher_weight/{label}": w.mean().item() for label, w in zip(labels, weights, strict=True)})
+            self.record_means({f"teacher_weight/{label}": w.float().mean() for label, w in zip(labels, weights, strict=True)},
+                              count=weights[0].numel())
         loss, parts = multi_teacher_mlm_loss(
             outputs["logits"], target_probs, outputs["labels"], alpha=self.args.alpha if target_probs is not None else 0.0,
             temperature=self.args.temperature, num_items_in_batch=num_items_in_batch,
@@ -209,25 +210,12 @@ class MultiTeacherDistillationTrainer(Trainer):
             tail_mass=cached.get("tail_mass") if not self.teachers else None,
         )
         if model.training:
-            # Log per-token means of this micro-batch, whatever the loss's denominator.
-            scale = 1.0 if num_items_in_batch is None else float(num_items_in_batch) / max(outputs["labels"].numel(), 1)
-            self._accumulate({name: value.item() * scale for name, value in parts.items()})
+            self.record_loss_parts(parts, num_items_in_batch)
         if num_items_in_batch is not None and self.args.average_tokens_across_devices:
             # num_items_in_batch counts every process's masked tokens and DDP averages gradients
             # over processes: scale back so the result is sum(all losses) / num_items.
             loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
-
-    def _accumulate(self, values: dict[str, float]) -> None:
-        for name, value in values.items():
-            self._stats[name] = self._stats.get(name, 0.0) + value
-        self._stats_steps += 1 if "mlm_loss" in values else 0
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._stats_steps:
-            logs.update({name: round(total / self._stats_steps, 6) for name, total in self._stats.items()})
-            self._stats, self._stats_steps = {}, 0
-        super().log(logs, start_time)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         dataloader = self.get_eval_dataloader(eval_dataset)

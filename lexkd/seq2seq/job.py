@@ -1,5 +1,9 @@
 """What ``scripts/distill_seq2seq.py`` does, as library calls: data, teacher, pseudo-targets,
-training rows per method, one student run, and the results table.
+training rows per method, one student run, and the results table (:func:`run_seq2seq_job`).
+
+Under ``accelerate launch`` / ``torchrun`` every process runs the job and trains; the files of an
+output root (models, predictions, metrics, results rows) are written by the main process only,
+while the others wait for it.
 
 Layout of an output root (default ``runs/nlg/<task>``)::
 
@@ -30,6 +34,7 @@ from transformers import (
 
 from lexkd.data.sampling import subsample
 from lexkd.losses import PAPER_SAMPLE_SOURCE
+from lexkd.models.masked_lm import check_local_model
 from lexkd.models.seq2seq import (
     GenerationSettings,
     build_bert2bert,
@@ -41,10 +46,11 @@ from lexkd.seq2seq.data import load_nlg_data, tokenize_pairs
 from lexkd.seq2seq.metrics import GenerationEvaluator, copy_baseline_scores
 from lexkd.seq2seq.pseudo_targets import load_or_generate
 from lexkd.seq2seq.trainer import (
+    TEACHER_METHODS,
     Seq2SeqDistillationArguments,
     Seq2SeqDistillationTrainer,
-    args_with,
 )
+from lexkd.utils.cli import args_with
 from lexkd.utils.fingerprints import model_fingerprint
 from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
@@ -235,13 +241,18 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                                          data_collator=collator(tokenizer), processing_class=tokenizer)
     trainer.train(resume_from_checkpoint=_last_checkpoint(teacher_args.output_dir))
     train_time = time.perf_counter() - started
-    report = evaluate_and_record(teacher, tokenizer, data, model_args, data_args, output_root,
-                                 label="teacher", kind="teacher (sft)", source=source, train_time_s=train_time,
-                                 settings={"init": model_args.teacher_init, **settings},
-                                 train_examples=len(rows))
-    save_model_atomically(teacher, tokenizer, folder / "model")
-    write_json_atomically({"settings": settings, "train_time_s": round(train_time, 1)}, meta_path)
-    shutil.rmtree(folder / "run", ignore_errors=True)
+
+    def save_and_evaluate():
+        report = evaluate_and_record(teacher, tokenizer, data, model_args, data_args, output_root,
+                                     label="teacher", kind="teacher (sft)", source=source, train_time_s=train_time,
+                                     settings={"init": model_args.teacher_init, **settings},
+                                     train_examples=len(rows))
+        save_model_atomically(teacher, tokenizer, folder / "model")
+        write_json_atomically({"settings": settings, "train_time_s": round(train_time, 1)}, meta_path)
+        shutil.rmtree(folder / "run", ignore_errors=True)
+        return report
+
+    report = on_main_process(train_args, save_and_evaluate)
     return teacher, model_fingerprint(folder / "model"), folder.name, report
 
 
@@ -334,3 +345,121 @@ def record_copy_baseline(data, tokenizer, output_root: Path, source: str) -> dic
            "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "output_dir": "", "settings": {}}
     update_results_table(output_root, row)
     return row
+
+
+def on_main_process(args, function, *fn_args, **fn_kwargs):
+    """Run ``function`` on the main process only, then let every process go on together.
+
+    Returns:
+        ``function``'s result on the main process, None on the others.
+
+    The other processes wait at a barrier, which times out after ``--ddp_timeout`` seconds
+    (default 1800): raise it when an evaluation on the main process takes longer.
+    """
+    result = function(*fn_args, **fn_kwargs) if args.process_index == 0 else None
+    if args.world_size > 1:
+        args.distributed_state.wait_for_everyone()
+    return result
+
+
+def output_root_for(model_args: NLGModelArguments, data_args: NLGDataArguments) -> Path:
+    """``--output_root`` with ``{task}`` filled in (``/`` of a hub dataset name becomes ``--``)."""
+    return Path(model_args.output_root.replace("{task}", data_args.task.replace("/", "--")))
+
+
+def resume_checkpoint(args: Seq2SeqDistillationArguments) -> str | None:
+    """The checkpoint ``--resume_from_checkpoint`` names: ``true`` or ``last`` = the last
+    ``checkpoint-*`` in ``--output_dir``, else the folder given; None when unset.
+
+    Raises:
+        FileNotFoundError: ``true``/``last`` with no checkpoint in ``--output_dir``, or a folder
+            that does not exist.
+    """
+    value = args.resume_from_checkpoint
+    if not value:
+        return None
+    if value in ("true", "last"):
+        checkpoint = _last_checkpoint(args.output_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {args.output_dir}; "
+                                    "drop the flag to start over, or pass a checkpoint folder.")
+        return checkpoint
+    if not Path(value).is_dir():
+        raise FileNotFoundError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
+    return value
+
+
+def _run_settings(command: str, model_args: NLGModelArguments, args: Seq2SeqDistillationArguments,
+                  teacher_label: str | None, train_loss: float, cache_info: dict) -> dict:
+    """The ``settings`` of a student's results row."""
+    return {"command": command, "student": model_args.student, "teacher": teacher_label, "method": args.method,
+            "divergence": args.divergence, "sample_source": args.effective_sample_source, "beta": args.beta,
+            "temperature": args.temperature, "alpha": args.alpha, "student_share": args.student_share,
+            "max_steps": args.max_steps, "batch_size": args.per_device_train_batch_size,
+            "learning_rate": args.learning_rate, "seed": args.seed, "train_loss": train_loss, **cache_info}
+
+
+def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, train_args: Seq2SeqDistillationArguments,
+                    *, command: str = "", wall_start: float | None = None) -> dict | None:
+    """One ``scripts/distill_seq2seq.py`` run: train a student with ``--method`` (or, with
+    ``--eval_only``, score ``--student`` as given) and add its row to ``OUTPUT_ROOT/results.md``.
+
+    Steps: check the model folders; load data, tokenizer and student; record the copy baseline;
+    fine-tune or load the teacher (:func:`train_or_load_teacher`) when the method needs one; build
+    the method's rows (:func:`training_rows`); train (resuming with ``--resume_from_checkpoint``);
+    save ``OUTPUT_ROOT/<label>/model`` and evaluate it (:func:`evaluate_and_record`). ``{output_root}``
+    and ``{label}`` in ``train_args.output_dir`` are filled in.
+
+    Args:
+        command: the command line, recorded with the results row.
+        wall_start: ``time.perf_counter()`` at the start of the run, for the row's wall time.
+
+    Returns:
+        The results row on the main process, None on the others.
+
+    Raises:
+        FileNotFoundError: a missing model folder, data file or checkpoint.
+        ValueError, OSError, VocabularyMismatchError, FileExistsError: bad input (see the steps).
+    """
+    needs_teacher = not model_args.eval_only and (train_args.method in TEACHER_METHODS or train_args.method == "seqkd")
+    for name in [model_args.student] + ([model_args.teacher or model_args.teacher_init] if needs_teacher else []):
+        check_local_model(name)  # fail on a missing folder before loading any data
+    output_root = output_root_for(model_args, data_args)
+    label = model_args.label or (eval_only_label(model_args.student) if model_args.eval_only else run_label(train_args))
+    train_args = args_with(train_args, output_dir=train_args.output_dir.replace("{output_root}", str(output_root))
+                           .replace("{label}", label))
+    tokenizer = load_seq2seq_tokenizer(model_args.student)
+    data, unlabeled, source = load_data(data_args)
+    logger.info("%s: %d train pairs, %d unlabelled inputs, %d validation pairs", source, len(data["train"]),
+                len(unlabeled), len(data["validation"]))
+    student = load_student(model_args.student, tokenizer)
+    on_main_process(train_args, record_copy_baseline, data, tokenizer, output_root, source)
+    record = {"model_args": model_args, "data_args": data_args, "output_root": output_root, "label": label,
+              "source": source, "wall_start": wall_start}
+    if model_args.eval_only:
+        return on_main_process(train_args, evaluate_and_record, student, tokenizer, data, kind="evaluated as given",
+                               train_time_s=0.0, settings={"command": command, "student": model_args.student},
+                               train_examples=0, **record)
+
+    teacher = teacher_fingerprint = teacher_label = None
+    if needs_teacher:
+        teacher, teacher_fingerprint, teacher_label, _ = train_or_load_teacher(
+            model_args, data_args, data, tokenizer, train_args, output_root, source)
+    rows, cache_info = training_rows(
+        train_args, model_args, data_args, data, unlabeled, tokenizer, teacher, teacher_fingerprint, teacher_label,
+        output_root / "cache", student.config.decoder_start_token_id)
+    logger.info("%s trains on %d rows", label, len(rows))
+    trainer = Seq2SeqDistillationTrainer(
+        model=student, args=train_args, train_dataset=rows, data_collator=collator(tokenizer),
+        teacher=teacher if train_args.method in TEACHER_METHODS else None, processing_class=tokenizer)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume_checkpoint(train_args))
+    train_time = time.perf_counter() - started
+    settings = _run_settings(command, model_args, train_args, teacher_label, result.training_loss, cache_info)
+
+    def save_and_evaluate():
+        save_model_atomically(student, tokenizer, Path(train_args.output_dir) / "model")
+        return evaluate_and_record(student, tokenizer, data, kind=f"student ({train_args.method})",
+                                   train_time_s=train_time, settings=settings, train_examples=len(rows), **record)
+
+    return on_main_process(train_args, save_and_evaluate)

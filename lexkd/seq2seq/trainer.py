@@ -22,7 +22,6 @@ actually trained on, over the whole accumulated batch, as in the MLM trainer.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -38,6 +37,7 @@ from lexkd.losses import (
     token_cross_entropy,
 )
 from lexkd.models.seq2seq import GenerationSettings, decoder_input_ids_from_labels, generate_targets
+from lexkd.utils.loss_logging import LossPartsLoggingMixin
 
 METHODS = ("sft", "word_kd", "seqkd", "pseudo_targets", "joint_teaching", "f_distill")
 """Names accepted by ``--method``."""
@@ -141,7 +141,7 @@ def student_turn(micro_step: int, share: float) -> bool:
     return math.floor((micro_step + 1) * share) > math.floor(micro_step * share)
 
 
-class Seq2SeqDistillationTrainer(Trainer):
+class Seq2SeqDistillationTrainer(LossPartsLoggingMixin, Trainer):
     """``Trainer`` for seq2seq KD: see the module docstring for the methods.
 
     Args:
@@ -155,8 +155,9 @@ class Seq2SeqDistillationTrainer(Trainer):
         ``labels`` (targets without the decoder start token, -100 as padding), padded by
         ``transformers.DataCollatorForSeq2Seq``.
 
-    Logged per logging step: ``loss``, ``ce_loss``/``kd_loss`` as they apply, and
-    ``student_sample_length`` (mean tokens of the student samples).
+    Logged per logging step: ``loss``, ``ce_loss``/``kd_loss`` as they apply (averaged as
+    ``loss`` is: :mod:`lexkd.utils.loss_logging`; ``kd_loss`` without the ``alpha T^2`` factor),
+    and ``student_sample_length`` (mean tokens per student sample since the last log).
 
     Raises:
         ValueError: a method that needs a teacher and none was given.
@@ -172,9 +173,6 @@ class Seq2SeqDistillationTrainer(Trainer):
             raise ValueError(f"--method {self.args.method} needs a teacher; pass one (or use sft / seqkd).")
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device) if teacher is not None else None
         self.evaluator = evaluator
-        self._stats: dict[str, float] = {}
-        self._stats_counts: dict[str, int] = {}
-        self._last_logged_step = 0
 
     # ----- batches ------------------------------------------------------------------------
     def _needs_student_sample(self, micro_step: int) -> bool:
@@ -189,7 +187,7 @@ class Seq2SeqDistillationTrainer(Trainer):
         # and the global RNG (data order, dropout) is not consumed.
         settings = self.args.student_generation(seed=self.args.seed * 1_000_003 + micro_step)
         labels, _ = generate_targets(model, batch["input_ids"].to(device), batch["attention_mask"].to(device), settings)
-        self._accumulate({"student_sample_length": (labels != -100).sum(-1).float().mean().item()})
+        self.record_means({"student_sample_length": (labels != -100).sum(-1).float().mean()}, count=len(labels))
         return labels  # (B, L)
 
     def get_batch_samples(self, epoch_iterator, num_batches, device):
@@ -269,33 +267,15 @@ class Seq2SeqDistillationTrainer(Trainer):
                 loss = loss + (1.0 - args.alpha) * ce
                 parts["ce_loss"] = ce
         if model.training:
-            self._accumulate({name: value.item() for name, value in parts.items()})
-        if counts and args.average_tokens_across_devices:
-            # Counts cover every process and DDP averages gradients: scale back (as the MLM trainer).
-            loss = loss * self.accelerator.num_processes
+            self.record_loss_parts(parts, counts or None)
+        # Counts that cover every process, while DDP averages gradients: scale back (as the MLM trainer).
+        loss = loss * self.process_factor(counts or None)
         return (loss, None) if return_outputs else loss
 
     def _kd_inputs(self, model, inputs, labels):
         return self._logits(model, inputs, labels), self._teacher_logits(inputs, labels), labels != -100
 
-    # ----- logging, evaluation --------------------------------------------------------------
-    def _accumulate(self, values: dict[str, float]) -> None:
-        for name, value in values.items():
-            self._stats[name] = self._stats.get(name, 0.0) + value
-            self._stats_counts[name] = self._stats_counts.get(name, 0) + 1
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._stats:
-            updates = max(self.state.global_step - self._last_logged_step, 1)
-            for name, total in self._stats.items():
-                # A loss part of one micro-batch is its share of the accumulated batch's mean:
-                # their sum over an update is the update's mean, so divide by the updates.
-                count = updates if name.endswith("_loss") else self._stats_counts[name]
-                logs[name] = round(total / count, 6)
-            self._stats, self._stats_counts = {}, {}
-            self._last_logged_step = self.state.global_step
-        super().log(logs, start_time)
-
+    # ----- evaluation ----------------------------------------------------------------------
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """Generate on the evaluator's dataset and score it (BLEU, chrF, ROUGE-1/2/L).
 
@@ -310,9 +290,3 @@ class Seq2SeqDistillationTrainer(Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-
-def args_with(args: Seq2SeqDistillationArguments, **changes) -> Seq2SeqDistillationArguments:
-    """A copy of ``args`` with ``changes`` applied and validated again."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
-    values.update(changes)
-    return type(args)(**values)

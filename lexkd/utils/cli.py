@@ -6,6 +6,7 @@ file (keys are the flag names without dashes); flags given on the command line o
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,21 @@ class TeacherArguments:
     )
     teacher_max_steps: int = field(default=1000, metadata={"help": "Training steps of each teacher trained here."})
     teacher_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of teachers trained here."})
+
+
+def args_with(args, **changes):
+    """A copy of the arguments dataclass ``args`` (e.g. a ``TrainingArguments`` subclass) with
+    ``changes`` applied, validated again by its ``__post_init__``.
+
+    Raises:
+        TypeError: a name in ``changes`` that is not one of the dataclass's init fields.
+        ValueError: from ``__post_init__``, for a changed value out of range.
+    """
+    names = {f.name for f in dataclasses.fields(args) if f.init}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise TypeError(f"{type(args).__name__} has no field {', '.join(unknown)}; its fields are the script's flags.")
+    return dataclasses.replace(args, **changes)
 
 
 def parse_args(dataclass_types: tuple, argv: list[str] | None = None, defaults: dict | None = None):
