@@ -296,3 +296,117 @@ def test_main_job_on_real_text(tmp_path, shared_data):
     results = json.loads((root / "results.json").read_text())
     assert results["settings"]["train_documents"] + results["settings"]["validation_documents"] == 20
     assert results["results"]["student-distilled"]["masked_tokens"] > 50
+
+
+# ---------------------------------------------------------------- masks with data-loader workers
+
+def old_formula_masks(tokenizer, rows, batch_index, seed, mlm_probability=0.15):
+    """Batch ``batch_index`` of ``rows`` as MaskedLMCollator masked it before the worker fix:
+    DataCollatorForLanguageModeling with its generator seeded with seed * 1_000_003 + batch_index."""
+    from transformers import DataCollatorForLanguageModeling
+
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
+    masker.generator = torch.Generator()
+    masker.generator.manual_seed(seed * 1_000_003 + batch_index)
+    return masker([{"input_ids": list(ids)} for ids in rows])
+
+
+def test_collator_masks_batch_i_from_the_seeded_formula(tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+
+    collator, batches = MaskedLMCollator(tokenizer, seed=7), [data.train[i:i + 4]["input_ids"] for i in (0, 4, 8)]
+    for i, rows in enumerate(batches):
+        got, want = collator([{"input_ids": ids} for ids in rows]), old_formula_masks(tokenizer, rows, i, seed=7)
+        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["labels"], want["labels"]), i
+
+
+def test_collator_pad_then_mask_is_a_call(tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+
+    rows = data.train[8:12]["input_ids"]
+    padded = MaskedLMCollator(tokenizer).pad([{"input_ids": ids} for ids in rows])
+    assert "labels" not in padded
+    split = MaskedLMCollator(tokenizer, seed=7).mask(padded, batch_index=2)
+    want = old_formula_masks(tokenizer, rows, 2, seed=7)
+    assert torch.equal(split["input_ids"], want["input_ids"]) and torch.equal(split["labels"], want["labels"])
+    assert (split["labels"] != -100).any()
+
+
+def training_batches(tmp_path, tokenizer, train, workers):
+    """Every training batch (input_ids, labels, attention_mask) of a 6-step run over ``train``."""
+    from lexkd.data.collators import MaskedLMCollator
+    from lexkd.mlm.trainer import MultiTeacherDistillationTrainer
+    from lexkd.models.masked_lm import MaskedPositionMLM
+
+    class Recording(MultiTeacherDistillationTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            recorded.append({k: inputs[k].detach().cpu().clone() for k in ("input_ids", "labels", "attention_mask")})
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    recorded = []
+    args = tiny_args(tmp_path, alpha=0.0, eval_strategy="no", save_strategy="no", dataloader_num_workers=workers)
+    Recording(model=MaskedPositionMLM(tiny_model(tokenizer)), args=args, train_dataset=train,
+              data_collator=MaskedLMCollator(tokenizer, seed=args.seed)).train()
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def small_train(data):
+    return data.train.select(range(12))  # 3 batches of 4 per epoch: 6 steps span 2 epochs
+
+
+@pytest.fixture(scope="module")
+def batches_without_workers(tmp_path_factory, tokenizer, small_train):
+    return training_batches(tmp_path_factory.mktemp("w0"), tokenizer, small_train, workers=0)
+
+
+def test_training_masks_without_workers_are_the_seeded_formula_of_the_batch_index(batches_without_workers, tokenizer):
+    assert len(batches_without_workers) == 6
+    for i, batch in enumerate(batches_without_workers):
+        original = torch.where(batch["labels"] != -100, batch["labels"], batch["input_ids"])  # (B, T)
+        rows = [ids[:n].tolist() for ids, n in zip(original, batch["attention_mask"].sum(-1), strict=True)]
+        want = old_formula_masks(tokenizer, rows, i, seed=7)
+        assert torch.equal(batch["input_ids"], want["input_ids"]) and torch.equal(batch["labels"], want["labels"]), i
+
+
+def test_two_workers_mask_each_batch_as_one_process_does(tmp_path, tokenizer, small_train, batches_without_workers):
+    with_workers = training_batches(tmp_path, tokenizer, small_train, workers=2)
+    assert len(with_workers) == len(batches_without_workers) == 6
+    for i, (got, want) in enumerate(zip(with_workers, batches_without_workers, strict=True)):
+        for key in ("input_ids", "labels"):
+            assert torch.equal(got[key], want[key]), (i, key)
+    patterns = {tuple((batch["labels"] != -100).flatten().tolist()) for batch in with_workers}
+    assert len(patterns) == len(with_workers)  # no two batches share their masked positions
+
+
+def test_resume_with_two_workers_reaches_bit_identical_weights(tmp_path, tokenizer, data, small_train, teachers,
+                                                               monkeypatch):
+    import lexkd.mlm.job as job
+
+    # 3 steps per epoch: the run stops at step 4, one batch into the second epoch, so the resumed
+    # masks must account for a whole epoch and a skipped batch.
+    small = type(data)(train=small_train, validation=data.validation, stats=data.stats)
+
+    def args(name):
+        return tiny_args(tmp_path / name, save_steps=2, eval_strategy="no", dataloader_num_workers=2)
+
+    full = tiny_model(tokenizer)
+    train_masked_lm(full, tokenizer, small, args("full"), teachers=teachers)
+    original = job.MultiTeacherDistillationTrainer
+
+    class Interrupted(original):
+        def __init__(self, *a, **kwargs):
+            super().__init__(*a, **kwargs)
+            self.add_callback(StopAt(4))
+
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", Interrupted)
+    train_masked_lm(tiny_model(tokenizer), tokenizer, small, args("part"), teachers=teachers)
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", original)
+    assert (tmp_path / "part" / "checkpoint-4").is_dir() and not (tmp_path / "part" / "checkpoint-6").exists()
+    resumed = tiny_model(tokenizer, seed=123)
+    train_masked_lm(resumed, tokenizer, small, args("part"), teachers=teachers, resume=True)
+    initial = tiny_model(tokenizer).state_dict()
+    assert not torch.equal(full.state_dict()["bert.embeddings.word_embeddings.weight"],
+                           initial["bert.embeddings.word_embeddings.weight"])
+    for name, tensor in full.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
