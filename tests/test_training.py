@@ -165,10 +165,60 @@ def test_main_job_writes_every_output(finished_job):
     assert results["teacher-large"]["parameters"] > results["teacher-small"]["parameters"]
 
 
-def test_main_job_reuses_teachers_and_resumes(finished_job, corpus_file, caplog):
-    stamp = (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns
-    assert pretrain_multiteacher.main(job_argv(finished_job, corpus_file, "--resume", "--max_steps", "4")) == 0
-    assert (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns == stamp
+def same_weights(folder_a: Path, folder_b: Path) -> bool:
+    from safetensors.torch import load_file
+
+    a, b = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_main_job_reuses_finished_teachers(finished_job, corpus_file, tmp_path, monkeypatch):
+    import lexkd.mlm.job as job
+    from lexkd.utils.fingerprints import sha256_of_file
+
+    root = tmp_path / "run"
+    shutil.copytree(finished_job, root)
+    teacher_files = {p: sha256_of_file(p) for p in sorted((root / "teachers").glob("*/model/*"))}
+    trained, train = [], job.train_masked_lm  # the teachers' trainer (the script trains the students itself)
+    monkeypatch.setattr(job, "train_masked_lm", lambda *a, **k: trained.append(a[3].output_dir) or train(*a, **k))
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--baseline", "false")) == 0
+    assert trained == []
+    assert {p: sha256_of_file(p) for p in sorted((root / "teachers").glob("*/model/*"))} == teacher_files
+    assert len(teacher_files) >= 2 * 3  # config, weights, tokenizer of each teacher
+    assert same_weights(root / "student-distilled/model", finished_job / "student-distilled/model")
+
+
+class Killed(Exception):
+    """What a killed process would leave: everything written before this point, nothing after."""
+
+
+class KillOnFirstSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise Killed(f"{args.output_dir} at step {state.global_step}")
+
+
+def test_main_job_resumed_after_a_kill_gives_the_uninterrupted_result(finished_job, corpus_file, tmp_path, monkeypatch):
+    import lexkd.mlm.job as job
+
+    root = tmp_path / "run"
+    shutil.copytree(finished_job, root, ignore=shutil.ignore_patterns("student-*", "report.md", "results.json"))
+    original = job.MultiTeacherDistillationTrainer
+
+    class KilledTrainer(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(KillOnFirstSave())
+
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", KilledTrainer)
+    with pytest.raises(Killed, match="student-distilled at step 2"):  # the teachers are reused, the student dies
+        pretrain_multiteacher.main(job_argv(root, corpus_file))
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", original)
+    assert job.is_interrupted(root / "student-distilled") and not (root / "student-mlm").exists()
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--resume")) == 0
+    for student in ("student-distilled", "student-mlm"):  # resumed, and started: both as in the uninterrupted job
+        assert same_weights(root / student / "model", finished_job / student / "model"), student
+    assert (json.loads((root / "student-distilled/eval_results.json").read_text())["loss"]
+            == json.loads((finished_job / "student-distilled/eval_results.json").read_text())["loss"])
 
 
 def test_resume_continues_whichever_stage_was_interrupted(finished_job, corpus_file, tmp_path):
