@@ -382,6 +382,18 @@ def test_collator_pad_then_mask_is_a_call(tokenizer, data):
     assert (split["labels"] != -100).any()
 
 
+def test_an_evaluation_set_that_is_not_pre_masked_is_a_clear_error(tmp_path, tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+    from lexkd.mlm.trainer import MultiTeacherDistillationTrainer
+    from lexkd.models.masked_lm import MaskedPositionMLM
+
+    trainer = MultiTeacherDistillationTrainer(model=MaskedPositionMLM(tiny_model(tokenizer)), args=tiny_args(tmp_path, alpha=0.0),
+                                              eval_dataset=data.train, data_collator=MaskedLMCollator(tokenizer, seed=7))
+    with pytest.raises(ValueError, match="mask_once"):
+        trainer.evaluate()
+    assert trainer.train_batches_masked == 0  # evaluation never draws from the training masks
+
+
 def training_batches(tmp_path, tokenizer, train, workers):
     """Every training batch (input_ids, labels, attention_mask) of a 6-step run over ``train``."""
     from lexkd.data.collators import MaskedLMCollator

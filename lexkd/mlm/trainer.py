@@ -92,7 +92,7 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
         ``{"loss", "perplexity", "accuracy", "masked_tokens"}``.
 
     Raises:
-        ValueError: the dataloader holds no masked position.
+        ValueError: the dataloader holds no masked position, or batches without labels (not pre-masked).
     """
     inner = _inner_model(accelerator.unwrap_model(model) if accelerator is not None else model)
     was_training = inner.training
@@ -100,6 +100,9 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
     device = next(inner.parameters()).device
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=accelerator is not None and not accelerator.is_local_main_process):
+        if "labels" not in batch:
+            raise ValueError("The evaluation batches carry no labels: mask the evaluation set once with "
+                             "lexkd.data.collators.mask_once (every model is then scored on the same positions).")
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         masked = batch["labels"] != -100
         logits = masked_lm_logits(inner, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
