@@ -165,10 +165,60 @@ def test_main_job_writes_every_output(finished_job):
     assert results["teacher-large"]["parameters"] > results["teacher-small"]["parameters"]
 
 
-def test_main_job_reuses_teachers_and_resumes(finished_job, corpus_file, caplog):
-    stamp = (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns
-    assert pretrain_multiteacher.main(job_argv(finished_job, corpus_file, "--resume", "--max_steps", "4")) == 0
-    assert (finished_job / "teachers/teacher-large/model/config.json").stat().st_mtime_ns == stamp
+def same_weights(folder_a: Path, folder_b: Path) -> bool:
+    from safetensors.torch import load_file
+
+    a, b = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_main_job_reuses_finished_teachers(finished_job, corpus_file, tmp_path, monkeypatch):
+    import lexkd.mlm.job as job
+    from lexkd.utils.fingerprints import sha256_of_file
+
+    root = tmp_path / "run"
+    shutil.copytree(finished_job, root)
+    teacher_files = {p: sha256_of_file(p) for p in sorted((root / "teachers").glob("*/model/*"))}
+    trained, train = [], job.train_masked_lm  # the teachers' trainer (the script trains the students itself)
+    monkeypatch.setattr(job, "train_masked_lm", lambda *a, **k: trained.append(a[3].output_dir) or train(*a, **k))
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--baseline", "false")) == 0
+    assert trained == []
+    assert {p: sha256_of_file(p) for p in sorted((root / "teachers").glob("*/model/*"))} == teacher_files
+    assert len(teacher_files) >= 2 * 3  # config, weights, tokenizer of each teacher
+    assert same_weights(root / "student-distilled/model", finished_job / "student-distilled/model")
+
+
+class Killed(Exception):
+    """What a killed process would leave: everything written before this point, nothing after."""
+
+
+class KillOnFirstSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        raise Killed(f"{args.output_dir} at step {state.global_step}")
+
+
+def test_main_job_resumed_after_a_kill_gives_the_uninterrupted_result(finished_job, corpus_file, tmp_path, monkeypatch):
+    import lexkd.mlm.job as job
+
+    root = tmp_path / "run"
+    shutil.copytree(finished_job, root, ignore=shutil.ignore_patterns("student-*", "report.md", "results.json"))
+    original = job.MultiTeacherDistillationTrainer
+
+    class KilledTrainer(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(KillOnFirstSave())
+
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", KilledTrainer)
+    with pytest.raises(Killed, match="student-distilled at step 2"):  # the teachers are reused, the student dies
+        pretrain_multiteacher.main(job_argv(root, corpus_file))
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", original)
+    assert job.is_interrupted(root / "student-distilled") and not (root / "student-mlm").exists()
+    assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--resume")) == 0
+    for student in ("student-distilled", "student-mlm"):  # resumed, and started: both as in the uninterrupted job
+        assert same_weights(root / student / "model", finished_job / student / "model"), student
+    assert (json.loads((root / "student-distilled/eval_results.json").read_text())["loss"]
+            == json.loads((finished_job / "student-distilled/eval_results.json").read_text())["loss"])
 
 
 def test_resume_continues_whichever_stage_was_interrupted(finished_job, corpus_file, tmp_path):
@@ -296,3 +346,129 @@ def test_main_job_on_real_text(tmp_path, shared_data):
     results = json.loads((root / "results.json").read_text())
     assert results["settings"]["train_documents"] + results["settings"]["validation_documents"] == 20
     assert results["results"]["student-distilled"]["masked_tokens"] > 50
+
+
+# ---------------------------------------------------------------- masks with data-loader workers
+
+def old_formula_masks(tokenizer, rows, batch_index, seed, mlm_probability=0.15):
+    """Batch ``batch_index`` of ``rows`` as MaskedLMCollator masked it before the worker fix:
+    DataCollatorForLanguageModeling with its generator seeded with seed * 1_000_003 + batch_index."""
+    from transformers import DataCollatorForLanguageModeling
+
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
+    masker.generator = torch.Generator()
+    masker.generator.manual_seed(seed * 1_000_003 + batch_index)
+    return masker([{"input_ids": list(ids)} for ids in rows])
+
+
+def test_collator_masks_batch_i_from_the_seeded_formula(tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+
+    collator, batches = MaskedLMCollator(tokenizer, seed=7), [data.train[i:i + 4]["input_ids"] for i in (0, 4, 8)]
+    for i, rows in enumerate(batches):
+        got, want = collator([{"input_ids": ids} for ids in rows]), old_formula_masks(tokenizer, rows, i, seed=7)
+        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["labels"], want["labels"]), i
+
+
+def test_collator_pad_then_mask_is_a_call(tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+
+    rows = data.train[8:12]["input_ids"]
+    padded = MaskedLMCollator(tokenizer).pad([{"input_ids": ids} for ids in rows])
+    assert "labels" not in padded
+    split = MaskedLMCollator(tokenizer, seed=7).mask(padded, batch_index=2)
+    want = old_formula_masks(tokenizer, rows, 2, seed=7)
+    assert torch.equal(split["input_ids"], want["input_ids"]) and torch.equal(split["labels"], want["labels"])
+    assert (split["labels"] != -100).any()
+
+
+def test_an_evaluation_set_that_is_not_pre_masked_is_a_clear_error(tmp_path, tokenizer, data):
+    from lexkd.data.collators import MaskedLMCollator
+    from lexkd.mlm.trainer import MultiTeacherDistillationTrainer
+    from lexkd.models.masked_lm import MaskedPositionMLM
+
+    trainer = MultiTeacherDistillationTrainer(model=MaskedPositionMLM(tiny_model(tokenizer)), args=tiny_args(tmp_path, alpha=0.0),
+                                              eval_dataset=data.train, data_collator=MaskedLMCollator(tokenizer, seed=7))
+    with pytest.raises(ValueError, match="mask_once"):
+        trainer.evaluate()
+    assert trainer.train_batches_masked == 0  # evaluation never draws from the training masks
+
+
+def training_batches(tmp_path, tokenizer, train, workers):
+    """Every training batch (input_ids, labels, attention_mask) of a 6-step run over ``train``."""
+    from lexkd.data.collators import MaskedLMCollator
+    from lexkd.mlm.trainer import MultiTeacherDistillationTrainer
+    from lexkd.models.masked_lm import MaskedPositionMLM
+
+    class Recording(MultiTeacherDistillationTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            recorded.append({k: inputs[k].detach().cpu().clone() for k in ("input_ids", "labels", "attention_mask")})
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    recorded = []
+    args = tiny_args(tmp_path, alpha=0.0, eval_strategy="no", save_strategy="no", dataloader_num_workers=workers)
+    Recording(model=MaskedPositionMLM(tiny_model(tokenizer)), args=args, train_dataset=train,
+              data_collator=MaskedLMCollator(tokenizer, seed=args.seed)).train()
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def small_train(data):
+    return data.train.select(range(12))  # 3 batches of 4 per epoch: 6 steps span 2 epochs
+
+
+@pytest.fixture(scope="module")
+def batches_without_workers(tmp_path_factory, tokenizer, small_train):
+    return training_batches(tmp_path_factory.mktemp("w0"), tokenizer, small_train, workers=0)
+
+
+def test_training_masks_without_workers_are_the_seeded_formula_of_the_batch_index(batches_without_workers, tokenizer):
+    assert len(batches_without_workers) == 6
+    for i, batch in enumerate(batches_without_workers):
+        original = torch.where(batch["labels"] != -100, batch["labels"], batch["input_ids"])  # (B, T)
+        rows = [ids[:n].tolist() for ids, n in zip(original, batch["attention_mask"].sum(-1), strict=True)]
+        want = old_formula_masks(tokenizer, rows, i, seed=7)
+        assert torch.equal(batch["input_ids"], want["input_ids"]) and torch.equal(batch["labels"], want["labels"]), i
+
+
+def test_two_workers_mask_each_batch_as_one_process_does(tmp_path, tokenizer, small_train, batches_without_workers):
+    with_workers = training_batches(tmp_path, tokenizer, small_train, workers=2)
+    assert len(with_workers) == len(batches_without_workers) == 6
+    for i, (got, want) in enumerate(zip(with_workers, batches_without_workers, strict=True)):
+        for key in ("input_ids", "labels"):
+            assert torch.equal(got[key], want[key]), (i, key)
+    patterns = {tuple((batch["labels"] != -100).flatten().tolist()) for batch in with_workers}
+    assert len(patterns) == len(with_workers)  # no two batches share their masked positions
+
+
+def test_resume_with_two_workers_reaches_bit_identical_weights(tmp_path, tokenizer, data, small_train, teachers,
+                                                               monkeypatch):
+    import lexkd.mlm.job as job
+
+    # 3 steps per epoch: the run stops at step 4, one batch into the second epoch, so the resumed
+    # masks must account for a whole epoch and a skipped batch.
+    small = type(data)(train=small_train, validation=data.validation, stats=data.stats)
+
+    def args(name):
+        return tiny_args(tmp_path / name, save_steps=2, eval_strategy="no", dataloader_num_workers=2)
+
+    full = tiny_model(tokenizer)
+    train_masked_lm(full, tokenizer, small, args("full"), teachers=teachers)
+    original = job.MultiTeacherDistillationTrainer
+
+    class Interrupted(original):
+        def __init__(self, *a, **kwargs):
+            super().__init__(*a, **kwargs)
+            self.add_callback(StopAt(4))
+
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", Interrupted)
+    train_masked_lm(tiny_model(tokenizer), tokenizer, small, args("part"), teachers=teachers)
+    monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", original)
+    assert (tmp_path / "part" / "checkpoint-4").is_dir() and not (tmp_path / "part" / "checkpoint-6").exists()
+    resumed = tiny_model(tokenizer, seed=123)
+    train_masked_lm(resumed, tokenizer, small, args("part"), teachers=teachers, resume=True)
+    initial = tiny_model(tokenizer).state_dict()
+    assert not torch.equal(full.state_dict()["bert.embeddings.word_embeddings.weight"],
+                           initial["bert.embeddings.word_embeddings.weight"])
+    for name, tensor in full.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name

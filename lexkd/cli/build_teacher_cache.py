@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         temperature=cache_args.temperature, weight_temperature=cache_args.weight_temperature,
         mlm_probability=cache_args.mlm_probability, num_maskings=cache_args.num_maskings, top_k=cache_args.top_k,
         masking_seed=cache_args.masking_seed, batch_size=cache_args.batch_size, shard_size=cache_args.shard_size,
-        overwrite=cache_args.overwrite,
+        overwrite=cache_args.overwrite, allow_unpinned_teacher=cache_args.allow_unpinned_teacher,
     )
     print(json.dumps({"cache": cache_args.output_dir, **meta["totals"], "build_time_s": meta["build_time_s"]}, indent=2))
     return 0

@@ -4,16 +4,24 @@ Masking itself is ``DataCollatorForLanguageModeling.torch_mask_tokens`` (80% ``[
 random token, 10% unchanged; -100 labels elsewhere). Training batches are masked on
 the fly, each from a generator seeded with ``(seed, index of the batch)``: the masks depend only
 on the seed and the batch's position in the run, not on how far a prefetching data loader has
-run ahead, so a resumed run (which sets :attr:`MaskedLMCollator.batches_seen` to the batches
-already consumed) draws the same masks as an uninterrupted one. The global RNG cannot do this:
-``Trainer`` collates the first resumed batch before restoring it, and accelerate's data loader
-collates one batch ahead.
+run ahead. The global RNG cannot do this: ``Trainer`` collates the first resumed batch before
+restoring it, and accelerate's data loader collates one batch ahead.
+
+The batch index must be counted where every batch passes in order: called as a collator,
+:class:`MaskedLMCollator` counts the batches it masks (:attr:`MaskedLMCollator.batches_seen`),
+which is right in a single process; but each ``DataLoader`` worker holds its own copy of the
+collator (and its count). So :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer` splits
+the two halves: the workers only pad (:meth:`MaskedLMCollator.pad`) and the training process
+masks each batch (:meth:`MaskedLMCollator.mask`) with its own count of training batches, which a
+resumed run restores from the checkpoint. Either way batch ``i`` gets the same masks, with any
+number of workers.
 Evaluation sets are masked once with a fixed seed (:func:`mask_once`), so every model, teacher
 or student, is scored on the same masked positions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import datasets
@@ -23,6 +31,7 @@ from transformers import (
     DataCollatorForTokenClassification,
     PreTrainedTokenizerBase,
 )
+from transformers.data.data_collator import pad_without_fast_tokenizer_warning
 
 
 class MaskedLMCollator:
@@ -33,12 +42,15 @@ class MaskedLMCollator:
         mlm_probability: share of (non-special) tokens selected for prediction, in (0, 1).
         whole_word_mask: mask all sub-tokens of a selected word together (needs a fast tokenizer
             and ``offset_mapping`` in the examples).
-        seed: masking seed; batch ``i`` is masked with a generator seeded from ``(seed, i)``,
-            ``i`` counted in :attr:`batches_seen`. ``None`` masks from the global torch RNG.
+        seed: masking seed; batch ``i`` is masked with a generator seeded with
+            ``seed * 1_000_003 + i``. ``None`` masks from the global torch RNG.
 
     Call: a list of examples with ``input_ids`` (and optionally ``special_tokens_mask``,
     ``attention_mask``, ``token_type_ids``, ``labels``) -> dict of ``(batch_size, seq_len)``
-    tensors with ``labels`` -100 at unmasked positions and padding.
+    tensors with ``labels`` -100 at unmasked positions and padding. A call is
+    ``mask(pad(examples), batch_index=batches_seen)`` and then counts the batch in
+    :attr:`batches_seen`: right in one process, not in ``DataLoader`` workers (each counts
+    alone); there, pad in the workers and mask in the training process (see the module docstring).
 
     Raises:
         ValueError: mlm_probability outside (0, 1) or a tokenizer without a mask token.
@@ -64,12 +76,52 @@ class MaskedLMCollator:
         self.masker.generator = None if seed is None else torch.Generator()  # torch_mask_tokens draws from it
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.pad(examples)
+        if "labels" in batch:
+            return batch
+        batch = self.mask(batch, batch_index=self.batches_seen)
+        self.batches_seen += 1
+        return batch
+
+    def pad(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Pad examples into ``(batch_size, seq_len)`` tensors without masking them.
+
+        Examples that all carry ``labels`` get -100-padded labels and lose ``special_tokens_mask``
+        (they are pre-masked); others keep ``special_tokens_mask`` (and ``offset_mapping``) for
+        :meth:`mask`, as ``DataCollatorForLanguageModeling`` pads them.
+
+        Raises:
+            TypeError: examples that are not mappings (e.g. bare lists of ids).
+        """
+        if not all(isinstance(example, Mapping) for example in examples):
+            raise TypeError("MaskedLMCollator takes examples as mappings with an 'input_ids' key (dataset rows), "
+                            f"got {type(examples[0]).__name__}; wrap bare ids as {{'input_ids': ids}}.")
         if all("labels" in example for example in examples):
             return self.padder([{k: v for k, v in ex.items() if k != "special_tokens_mask"} for ex in examples])
+        return pad_without_fast_tokenizer_warning(self.masker.tokenizer, examples, return_tensors="pt",
+                                                  pad_to_multiple_of=self.masker.pad_to_multiple_of)
+
+    def mask(self, batch: dict[str, Any], batch_index: int | None = None) -> dict[str, Any]:
+        """Mask a batch from :meth:`pad` (80/10/10; ``labels`` -100 where not masked), in place.
+
+        Args:
+            batch: CPU tensors ``(batch_size, seq_len)``: ``input_ids`` and optionally
+                ``special_tokens_mask``/``offset_mapping`` (both removed), other keys kept.
+            batch_index: the batch's position in the run (0, 1, ...); with a seed, its masks
+                are drawn from a generator seeded with ``seed * 1_000_003 + batch_index``.
+
+        Raises:
+            ValueError: a seeded collator and no ``batch_index``.
+        """
+        special_tokens_mask = batch.pop("special_tokens_mask", None)
+        offset_mapping = batch.pop("offset_mapping", None)
         if self.seed is not None:
-            self.masker.generator.manual_seed(self.seed * 1_000_003 + self.batches_seen)
-            self.batches_seen += 1
-        return self.masker(examples)
+            if batch_index is None:
+                raise ValueError("A seeded MaskedLMCollator masks a batch from its index: pass batch_index.")
+            self.masker.generator.manual_seed(self.seed * 1_000_003 + batch_index)
+        batch["input_ids"], batch["labels"] = self.masker.torch_mask_tokens(
+            batch["input_ids"], special_tokens_mask=special_tokens_mask, offset_mapping=offset_mapping)
+        return batch
 
 
 def mask_once(

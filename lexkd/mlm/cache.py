@@ -47,7 +47,13 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBas
 
 from lexkd.mlm.teachers import Teacher, check_weighting_rule, combine_teachers
 from lexkd.models.masked_lm import masked_lm_logits
-from lexkd.utils.fingerprints import dataset_fingerprint, model_fingerprint, tokenizer_fingerprint
+from lexkd.utils.fingerprints import (
+    dataset_fingerprint,
+    is_pinned,
+    model_fingerprint,
+    refuse_unpinned_reuse,
+    tokenizer_fingerprint,
+)
 from lexkd.utils.io import atomic_directory, write_json_atomically
 
 logger = logging.getLogger(__name__)
@@ -223,6 +229,16 @@ def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool
     return None
 
 
+def _holds_this_cache(output: Path, config: dict, shard_size: int) -> bool:
+    """Whether ``output`` holds this cache, complete or an interrupted build of it (which would be reused)."""
+    meta_path, build_path = output / META_NAME, output / BUILD_NAME
+    if meta_path.is_file():
+        return json.loads(meta_path.read_text())["config"] == config
+    if not build_path.is_file() or json.loads(build_path.read_text()) != {"config": config, "shard_size": shard_size}:
+        return False
+    return any(not shard.name.startswith(".") for shard in (output / "shards").glob("*"))  # complete shards to keep
+
+
 def _differences(recorded: dict, wanted: dict) -> list[str]:
     return [f"{key}: {recorded.get(key)!r} vs {wanted.get(key)!r}" for key in sorted(set(recorded) | set(wanted))
             if recorded.get(key) != wanted.get(key)]
@@ -244,6 +260,7 @@ def build_teacher_cache(
     batch_size: int = 64,
     shard_size: int = 8192,
     overwrite: bool = False,
+    allow_unpinned_teacher: bool = False,
 ) -> dict:
     """Run the teachers once over ``dataset`` and store the top-k combined targets (see the module docstring).
 
@@ -258,13 +275,16 @@ def build_teacher_cache(
         top_k: target tokens kept per masked position, in ``[1, vocab_size]``.
         batch_size: sequences per teacher forward pass; shard_size: sequences per shard.
         overwrite: replace a cache (complete or not) built with other settings.
+        allow_unpinned_teacher: reuse a complete cache, or resume a build, of a teacher that is a
+            hub model of unknown commit (:func:`lexkd.utils.fingerprints.is_pinned`); refused otherwise.
 
     Returns:
         The cache's metadata (``config``, ``shards``, ``totals``), as written to ``cache_meta.json``.
 
     Raises:
         ValueError: bad settings (see :func:`cache_config`). TeacherCacheError: ``output_dir``
-            holds another cache or something else.
+            holds another cache or something else. UnpinnedModelError: reuse (or resume) of a
+            cache of an unpinned teacher without ``allow_unpinned_teacher``.
     """
     from accelerate import PartialState
 
@@ -274,6 +294,13 @@ def build_teacher_cache(
                           weight_temperature=weight_temperature, mlm_probability=mlm_probability,
                           num_maskings=num_maskings, top_k=top_k, masking_seed=masking_seed)
     started = time.perf_counter()
+    fingerprints = [t["fingerprint"] for t in config["teachers"]]
+    if not overwrite and _holds_this_cache(output, config, shard_size):  # on every process: all raise alike
+        refuse_unpinned_reuse(fingerprints, what=f"The teacher cache {output}", allow=allow_unpinned_teacher,
+                              rebuild="--overwrite")
+    elif not all(is_pinned(fp) for fp in fingerprints) and state.is_main_process:
+        logger.warning("A teacher of %s is a hub model of unknown commit: later runs reuse this cache only with "
+                       "--allow_unpinned_teacher", output)
     reused = None
     if state.is_main_process:
         reused = _prepare_folder(output, config, shard_size, overwrite)
@@ -484,6 +511,16 @@ class TeacherCache:
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> CachedTargetCollator:
         return CachedTargetCollator(tokenizer, top_k=self.meta["config"]["top_k"], num_teachers=len(self.teacher_labels))
+
+    def check_pinned(self, *, allow_unpinned_teacher: bool = False) -> None:
+        """Refuse a cache of a teacher that was a hub model of unknown commit, unless allowed.
+
+        Raises:
+            UnpinnedModelError: naming the teacher and the fixes.
+        """
+        refuse_unpinned_reuse([t["fingerprint"] for t in self.meta["config"]["teachers"]],
+                              what=f"The teacher cache {self.path}", allow=allow_unpinned_teacher,
+                              rebuild="scripts/build_teacher_cache.py --overwrite")
 
     def check(self, tokenizer: PreTrainedTokenizerBase, args, train_dataset: datasets.Dataset | None = None) -> None:
         """Refuse the cache for a run with another tokenizer, other settings (``args``: a

@@ -408,6 +408,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     Raises:
         FileNotFoundError, EmptyCorpusError, VocabularyMismatchError, OSError: bad input.
         ValueError: both teachers and a cache. TeacherCacheError: a cache made for another run.
+        UnpinnedModelError: a cache of a hub teacher of unknown commit without
+            ``teacher_args.allow_unpinned_teacher``.
     """
     from transformers import AutoTokenizer
 
@@ -418,6 +420,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     root = Path(train_args.output_dir)
     if teacher_cache is not None and teacher_args.teachers:
         raise ValueError("Pass either --teachers (run at every step) or --teacher_cache (their cached targets), not both.")
+    if teacher_cache is not None:  # before any work
+        teacher_cache.check_pinned(allow_unpinned_teacher=teacher_args.allow_unpinned_teacher)
     for name in teacher_args.teachers:  # fail before any work on a teacher path that does not exist
         check_local_model(name, role=f"teacher {name!r}")
     train_docs, val_docs = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,

@@ -20,6 +20,7 @@ from transformers import PreTrainedModel, Trainer, TrainerState, TrainingArgumen
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
+from lexkd.data.collators import MaskedLMCollator
 from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.mlm.teachers import WEIGHTING_RULES, Teacher, check_weighting_rule, teacher_targets
 from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
@@ -92,7 +93,7 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
         ``{"loss", "perplexity", "accuracy", "masked_tokens"}``.
 
     Raises:
-        ValueError: the dataloader holds no masked position.
+        ValueError: the dataloader holds no masked position, or batches without labels (not pre-masked).
     """
     inner = _inner_model(accelerator.unwrap_model(model) if accelerator is not None else model)
     was_training = inner.training
@@ -100,6 +101,9 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
     device = next(inner.parameters()).device
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=accelerator is not None and not accelerator.is_local_main_process):
+        if "labels" not in batch:
+            raise ValueError("The evaluation batches carry no labels: mask the evaluation set once with "
+                             "lexkd.data.collators.mask_once (every model is then scored on the same positions).")
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         masked = batch["labels"] != -100
         logits = masked_lm_logits(inner, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
@@ -133,6 +137,13 @@ class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
         Other arguments as ``transformers.Trainer`` (``data_collator`` should be a
         :class:`lexkd.data.collators.MaskedLMCollator`; the evaluation set pre-masked).
 
+    With a seeded ``MaskedLMCollator``, the data loader (and its workers,
+    ``--dataloader_num_workers``) only pads (``data_collator`` becomes its ``pad``; the collator
+    is kept as :attr:`masking_collator`) and this process masks training batch ``i`` of the run
+    with :meth:`~lexkd.data.collators.MaskedLMCollator.mask` as batch index ``i``, counted in
+    :attr:`train_batches_masked` (restored on resume). So the masks do not depend on the number
+    of workers, and a resumed run masks as an uninterrupted one.
+
     Logged per logging step: ``loss``, ``kd_loss``, ``mlm_loss`` (averaged as ``loss`` is:
     :mod:`lexkd.utils.loss_logging`; ``kd_loss`` without the ``alpha T^2`` factor) and, for each
     teacher ``k``, ``teacher_weight/<k>`` (its mean weight over the masked positions since the last log).
@@ -160,6 +171,10 @@ class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
         self.cached_teachers = list(cached_teachers) if self.args.alpha > 0 else []
         for teacher in self.teachers:
             teacher.model.eval().requires_grad_(False).to(self.args.device)
+        self.masking_collator = None
+        self.train_batches_masked = 0
+        if isinstance(self.data_collator, MaskedLMCollator) and self.data_collator.seed is not None:
+            self.masking_collator, self.data_collator = self.data_collator, self.data_collator.pad
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
         if resume_from_checkpoint:
@@ -171,18 +186,37 @@ class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _restore_batch_count(self, checkpoint: str) -> None:
-        """Tell a seeded collator how many batches this process consumed before ``checkpoint``.
+        """Set :attr:`train_batches_masked` to the batches this process consumed before ``checkpoint``.
 
-        Its masks are seeded by batch index, so the resumed run masks as the uninterrupted one.
+        Masks are seeded by batch index, so the resumed run masks as the uninterrupted one.
         """
-        if getattr(self.data_collator, "seed", None) is None:
+        if self.masking_collator is None:
             return
         global_step = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json")).global_step
         batches_per_epoch = len(self.get_train_dataloader())
         accumulation = self.args.gradient_accumulation_steps
         updates_per_epoch = max(math.ceil(batches_per_epoch / accumulation), 1)
         epochs, updates = divmod(global_step, updates_per_epoch)
-        self.data_collator.batches_seen = epochs * batches_per_epoch + updates * accumulation
+        self.train_batches_masked = epochs * batches_per_epoch + updates * accumulation
+
+    def get_batch_samples(self, epoch_iterator, num_batches: int, device):
+        # The Trainer counts num_items_in_batch on the returned batches: mask them before.
+        if self.masking_collator is not None:
+            epoch_iterator = (self._mask_training_batch(batch) for batch in epoch_iterator)
+        return super().get_batch_samples(epoch_iterator, num_batches, device)
+
+    def _mask_training_batch(self, batch: dict) -> dict:
+        """Mask one padded training batch (pre-masked ones pass) as batch :attr:`train_batches_masked`.
+
+        Masks are drawn on the CPU, as the collator draws them, and moved back to the batch's device.
+        """
+        if "labels" in batch:
+            return batch
+        device = batch["input_ids"].device
+        on_cpu = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        masked = self.masking_collator.mask(on_cpu, batch_index=self.train_batches_masked)
+        self.train_batches_masked += 1
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in masked.items()}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         cached = {key: inputs.pop(key) for key in CACHED_TARGET_KEYS if key in inputs}

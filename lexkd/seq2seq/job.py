@@ -51,7 +51,7 @@ from lexkd.seq2seq.trainer import (
     Seq2SeqDistillationTrainer,
 )
 from lexkd.utils.cli import args_with
-from lexkd.utils.fingerprints import model_fingerprint
+from lexkd.utils.fingerprints import is_pinned, model_fingerprint, refuse_unpinned_reuse
 from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
 from lexkd.utils.reporting import update_results_table
@@ -126,6 +126,10 @@ class NLGModelArguments:
     label: str | None = field(default=None, metadata={
         "help": "The run's name in the results table and its folder (default: method[-divergence[-source]]; "
                 "with --eval_only, the student's folder name)."})
+    allow_unpinned_teacher: bool = field(default=False, metadata={
+        "help": "Reuse a teacher folder or pseudo-target cache made from a hub model (--teacher or --teacher_init) whose "
+                "commit is unknown (no snapshot in the local Hugging Face cache): it may come from another version "
+                "than the hub has now. Without it, such a folder is refused."})
     eval_only: bool = field(default=False, metadata={
         "help": "Evaluate --student as given, with no training, and add its row (e.g. a saved teacher or student on "
                 "another validation split or sample; --output_root keeps such rows apart)."})
@@ -216,7 +220,7 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
         teacher = load_seq2seq(model_args.teacher, role="teacher")
         check_same_tokenizer(tokenizer, load_seq2seq_tokenizer(model_args.teacher), teacher_name=model_args.teacher)
         return teacher, model_fingerprint(model_args.teacher, teacher), Path(model_args.teacher).name, None
-    settings = {"init": model_fingerprint(model_args.teacher_init), "steps": model_args.teacher_max_steps,
+    settings = {"init": _init_fingerprint(model_args.teacher_init), "steps": model_args.teacher_max_steps,
                 "learning_rate": model_args.teacher_learning_rate, "seed": train_args.seed,
                 "batch_size": train_args.per_device_train_batch_size,
                 "data": _hash([data["train"]["source"], data["train"]["target"]]),
@@ -226,6 +230,8 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
     if (folder / "model" / "config.json").is_file() and meta_path.is_file():
         if json.loads(meta_path.read_text())["settings"] != settings:
             raise FileExistsError(f"{folder} holds a teacher made with other settings; delete it or pass --teacher.")
+        refuse_unpinned_reuse([settings["init"]], what=f"The teacher in {folder}", rebuild=f"delete {folder}",
+                              allow=model_args.allow_unpinned_teacher)
         logger.info("Reusing the teacher in %s", folder / "model")
         path = folder / "model"
         return load_seq2seq(path, role="teacher"), model_fingerprint(path), folder.name, None
@@ -254,6 +260,19 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
 
     report = on_main_process(train_args, save_and_evaluate)
     return teacher, model_fingerprint(folder / "model"), folder.name, report
+
+
+def _init_fingerprint(name_or_path: str) -> str:
+    """The fingerprint of ``--teacher_init``; a hub id not yet in the local cache gets its config
+    downloaded first, so that the teacher trained from it is keyed by the commit it starts from."""
+    fingerprint = model_fingerprint(name_or_path)
+    if not is_pinned(fingerprint):
+        try:
+            AutoConfig.from_pretrained(name_or_path)  # puts a snapshot of the hub model in the local cache
+        except OSError:
+            return fingerprint  # unreachable: stays unpinned (a teacher of it is reused only if allowed)
+        fingerprint = model_fingerprint(name_or_path)
+    return fingerprint
 
 
 def _last_checkpoint(output_dir: str) -> str | None:
@@ -302,7 +321,7 @@ def training_rows(args: Seq2SeqDistillationArguments, model_args: NLGModelArgume
     cache, folder = load_or_generate(
         teacher, tokenizer, sources, settings, cache_dir=cache_dir, teacher_fingerprint=teacher_fingerprint,
         teacher_label=teacher_label, max_source_length=data_args.max_source_length,
-        batch_size=model_args.generation_batch_size)
+        batch_size=model_args.generation_batch_size, allow_unpinned_teacher=model_args.allow_unpinned_teacher)
     encoded = tokenize_pairs(datasets.Dataset.from_dict({"source": sources}), tokenizer,
                              max_source_length=data_args.max_source_length,
                              max_target_length=data_args.max_target_length)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lexkd.models.seq2seq import GenerationSettings, generate_targets
-from lexkd.utils.fingerprints import tokenizer_fingerprint
+from lexkd.utils.fingerprints import refuse_unpinned_reuse, tokenizer_fingerprint
 from lexkd.utils.io import atomic_directory, file_lock, write_json_atomically
 
 logger = logging.getLogger(__name__)
@@ -153,18 +153,22 @@ def load_or_generate(
     teacher_label: str = "teacher",
     max_source_length: int,
     batch_size: int = 64,
+    allow_unpinned_teacher: bool = False,
 ) -> tuple[datasets.Dataset, Path]:
     """The teacher's pseudo-targets for ``sources``, read from the cache or generated once.
 
     The cache folder is ``cache_dir/<teacher_label>-<key digest>``. A complete folder for the
     same key is read (memory-mapped), never regenerated; otherwise the pseudo-targets are
-    generated, written to a temporary folder and renamed into place.
+    generated, written to a temporary folder and renamed into place. A folder keyed by a hub
+    teacher of unknown commit (``teacher_fingerprint`` ``hub:NAME@unknown``) is reused only with
+    ``allow_unpinned_teacher``: its key would not change if the teacher were updated on the hub.
 
     Returns:
         ``(dataset, folder)``; the dataset has the columns of :func:`generate_pseudo_targets`.
 
     Raises:
         ValueError: no sources.
+        UnpinnedModelError: a complete folder for an unpinned teacher without ``allow_unpinned_teacher``.
     """
     if not sources:
         raise ValueError("No source texts to generate pseudo-targets for.")
@@ -174,6 +178,8 @@ def load_or_generate(
     with file_lock(cache_dir, name=f".{folder.name}.lock"):
         cached = read_cache(folder, key)
         if cached is not None:
+            refuse_unpinned_reuse([teacher_fingerprint], what=f"The pseudo-target cache {folder}",
+                                  allow=allow_unpinned_teacher, rebuild=f"delete {folder}")
             logger.info("Pseudo-targets read from %s (%d rows)", folder, len(cached))
             return cached, folder
         started = time.perf_counter()

@@ -86,6 +86,12 @@ class TeacherArguments:
                   "every step; it must have been built with this run's corpus flags, tokenizer, --weighting, "
                   "--temperature, --weight_temperature and --mlm_probability."},
     )
+    allow_unpinned_teacher: bool = field(
+        default=False,
+        metadata={"help": "Train from a --teacher_cache even if a teacher it was built from is a hub model whose commit "
+                  "was unknown (it may hold another version's targets than the hub has now). Without it, such a cache "
+                  "is refused."},
+    )
     teacher_max_steps: int = field(default=1000, metadata={"help": "Training steps of each teacher trained here."})
     teacher_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of teachers trained here."})
 
@@ -187,3 +193,9 @@ class TeacherCacheArguments:
     batch_size: int = field(default=64, metadata={"help": "Sequences per teacher forward pass."})
     shard_size: int = field(default=8192, metadata={"help": "Sequences per shard (the unit written atomically and resumed)."})
     overwrite: bool = field(default=False, metadata={"help": "Replace a cache built with other settings in --output_dir."})
+    allow_unpinned_teacher: bool = field(
+        default=False,
+        metadata={"help": "Reuse (or resume) the cache in --output_dir even if a teacher is a hub model whose commit is "
+                  "unknown (the cache may hold another version's targets). Without it, such a cache is refused: "
+                  "rebuild it with --overwrite."},
+    )
