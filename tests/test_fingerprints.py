@@ -102,9 +102,10 @@ def test_teacher_cache_of_a_pinned_hub_teacher_is_reused_until_the_hub_model_cha
 
 def test_main_job_refuses_an_unpinned_teacher_cache_before_any_work(tmp_path, hub_cache, tokenizer,
                                                                      tiny_teacher_model, sequences):
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.mlm.arguments import TeacherArguments
     from lexkd.mlm.job import prepare_job
     from lexkd.mlm.trainer import DistillationArguments
-    from lexkd.utils.cli import CorpusArguments, TeacherArguments
 
     build(Teacher("org/tiny-teacher", tiny_teacher_model, tokenizer), tokenizer, sequences, tmp_path / "cache")
     cache = TeacherCache.open(tmp_path / "cache")
@@ -197,8 +198,8 @@ def test_seq2seq_teacher_init_not_yet_cached_is_pinned_by_fetching_its_config(hu
 
 
 def test_help_explains_the_unpinned_flags():
+    from lexkd.mlm.arguments import TeacherArguments, TeacherCacheArguments
     from lexkd.seq2seq.job import NLGModelArguments
-    from lexkd.utils.cli import TeacherArguments, TeacherCacheArguments
 
     for arguments in (TeacherArguments, TeacherCacheArguments, NLGModelArguments):
         help_text = arguments.__dataclass_fields__["allow_unpinned_teacher"].metadata["help"]

@@ -21,7 +21,7 @@ from transformers import (
 from lexkd.data.tokenization import train_wordpiece_tokenizer
 from lexkd.lexical.glosses import NoSensesError, candidate_groups, tokenize_pairs
 from lexkd.lexical.lmgc_m import LexicalPretrainingArguments, lmgc_m_dataset, train_lexical
-from lexkd.mlm.job import prepare_validation_set
+from lexkd.mlm.data import prepare_validation_set
 from lexkd.mlm.teachers import Teacher
 from lexkd.models.masked_lm import MASKED_HEADS, count_parameters
 from lexkd.models.pair_head import MaskedPositionPreTraining, nsp_head
@@ -344,10 +344,11 @@ def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus, fake_w
 
     from conftest import make_texts
 
+    from lexkd.data.arguments import CorpusArguments
     from lexkd.lexical.job import LexicalJobArguments, prepare_data, resolve_job
+    from lexkd.mlm.arguments import TeacherArguments
     from lexkd.mlm.job import prepare_job
     from lexkd.tasks.wsd.raganato import write_raganato
-    from lexkd.utils.cli import CorpusArguments, TeacherArguments
 
     (tmp_path / "corpus.txt").write_text("\n".join(make_texts(80, seed=3)) + "\n")
     tokenizer.save_pretrained(tmp_path / "tokenizer")

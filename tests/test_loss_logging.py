@@ -15,7 +15,7 @@ from conftest import make_texts, save_tiny_bert
 from transformers import DataCollatorForSeq2Seq
 
 from lexkd.data.collators import MaskedLMCollator
-from lexkd.mlm.job import prepare_mlm_data
+from lexkd.mlm.data import prepare_mlm_data
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments, MultiTeacherDistillationTrainer
 from lexkd.models.masked_lm import MaskedPositionMLM, build_student

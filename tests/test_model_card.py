@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lexkd.mlm.job import MLMData, masked_lm_card
+from lexkd.mlm.data import MLMData
+from lexkd.mlm.job import masked_lm_card
 from lexkd.mlm.trainer import DistillationArguments
 from lexkd.utils.model_card import model_card
 

@@ -84,3 +84,26 @@ def test_library_modules_import_no_job_or_task_adapter_for_utilities():
         if (module.startswith("lexkd.seq2seq") or module.startswith("lexkd.lexical")) and module not in jobs:
             bad = {t for t in targets if t.startswith("lexkd.tasks")}
             assert not bad, f"{module} imports the task adapters {sorted(bad)}"
+
+
+def _console_scripts() -> dict[str, str]:
+    import tomllib
+
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    return pyproject["project"]["scripts"]
+
+
+@pytest.mark.parametrize("command", sorted(_console_scripts()))
+def test_console_entry_point_runs_the_scripts_main(command, capsys):
+    import importlib
+
+    module_name, _, function = _console_scripts()[command].partition(":")
+    module = importlib.import_module(module_name)
+    entry = getattr(module, function)
+    script = PACKAGE.parent / "scripts" / f"{module_name.rsplit('.', 1)[1]}.py"
+    assert script.is_file(), f"{command}: no scripts/{script.name} running the same main"
+    assert f"from {module_name} import" in script.read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+    assert callable(entry)

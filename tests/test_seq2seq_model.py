@@ -20,8 +20,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from lexkd.data.tokenization import train_wordpiece_tokenizer
-from lexkd.mlm.teachers import VocabularyMismatchError
+from lexkd.data.tokenization import VocabularyMismatchError, train_wordpiece_tokenizer
 from lexkd.models.seq2seq import (
     GenerationSettings,
     build_bert2bert,

@@ -3,14 +3,12 @@ import math
 import pytest
 import torch
 
-from lexkd.data.tokenization import train_wordpiece_tokenizer
-from lexkd.mlm.teachers import (
+from lexkd.data.tokenization import (
     VocabularyMismatchError,
     check_vocabularies,
-    combine_teachers,
-    load_teachers,
-    teacher_weights,
+    train_wordpiece_tokenizer,
 )
+from lexkd.mlm.teachers import combine_teachers, load_teachers, teacher_weights
 from lexkd.models.masked_lm import build_student, load_masked_lm, masked_lm_logits
 
 # Two teachers, two masked positions, vocabulary of 3; gold tokens 0 and 2.

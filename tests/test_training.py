@@ -9,7 +9,8 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from lexkd.mlm.job import prepare_mlm_data, train_masked_lm
+from lexkd.mlm.data import prepare_mlm_data
+from lexkd.mlm.job import train_masked_lm
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments
 from lexkd.models.masked_lm import build_student

@@ -22,13 +22,14 @@ import sys
 
 from transformers import AutoTokenizer
 
-from lexkd.data.corpora import flatten
+from lexkd.data.arguments import CorpusArguments
+from lexkd.data.corpora import flatten, load_split_corpus
 from lexkd.data.tokenization import check_vocabularies, tokenize_texts
+from lexkd.mlm.arguments import TeacherCacheArguments
 from lexkd.mlm.cache import build_teacher_cache
-from lexkd.mlm.job import load_split_corpus
 from lexkd.mlm.teachers import load_teachers
 from lexkd.models.masked_lm import check_local_model
-from lexkd.utils.cli import CorpusArguments, TeacherCacheArguments, parse_args, run_cli
+from lexkd.utils.cli import parse_args, run_cli
 
 
 def main(argv=None) -> int:

@@ -29,10 +29,11 @@ import shlex
 import sys
 import time
 
+from lexkd.data.arguments import CorpusArguments
 from lexkd.lexical.job import LexicalJobArguments, load_models, prepare_data, resolve_job
 from lexkd.lexical.lmgc_m import LexicalPretrainingArguments, train_lexical
 from lexkd.tasks.wsd.systems import WSDEvaluator
-from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
+from lexkd.utils.cli import parse_args, run_cli
 
 DEFAULTS = {"output_dir": "runs/lexical", "max_steps": 1000, "per_device_train_batch_size": 32, "learning_rate": 1e-4,
             "warmup_steps": 50, "weight_decay": 0.01, "logging_steps": 10, "eval_strategy": "steps", "eval_steps": 200,

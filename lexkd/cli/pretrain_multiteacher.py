@@ -26,17 +26,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexkd.data.arguments import CorpusArguments
+from lexkd.mlm.arguments import StudentArguments, TeacherArguments
 from lexkd.mlm.cache import TeacherCache
-from lexkd.mlm.job import (
-    args_with,
-    evaluate_teachers,
-    is_interrupted,
-    make_student,
-    prepare_job,
-    train_masked_lm,
-)
+from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job, train_masked_lm
 from lexkd.mlm.trainer import DistillationArguments
-from lexkd.utils.cli import CorpusArguments, StudentArguments, TeacherArguments, parse_args, run_cli
+from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import (
     mean_of,
@@ -45,6 +40,7 @@ from lexkd.utils.reporting import (
     read_metrics,
     result_row,
 )
+from lexkd.utils.runs import is_interrupted
 
 
 @dataclass

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from lexkd.data.corpora import flatten
+from lexkd.data.arguments import CorpusArguments
+from lexkd.data.corpora import flatten, load_split_corpus
 from lexkd.data.tokenization import load_or_train_tokenizer
-from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
+from lexkd.mlm.data import prepare_mlm_data
+from lexkd.mlm.job import TeacherSpec, train_teacher
 from lexkd.mlm.trainer import DistillationArguments
-from lexkd.utils.cli import CorpusArguments, parse_args, run_cli
+from lexkd.utils.cli import parse_args, run_cli
 
 
 @dataclass

@@ -470,3 +470,13 @@ def _peek_nonblank(texts: Iterator[str]) -> tuple[str, Iterator[str]]:
         if text.strip():
             return text, itertools.chain(seen, texts)
     return "", iter(seen)
+
+
+def load_split_corpus(source: str, *, validation_fraction: float, seed: int, **corpus_kwargs) -> tuple[list, list]:
+    """Load a corpus (see :func:`lexkd.data.corpora.load_corpus`) and split it by document.
+
+    Returns:
+        ``(train_documents, validation_documents)``.
+    """
+    documents = load_corpus(source, **corpus_kwargs)
+    return split_documents(documents, validation_fraction=validation_fraction, seed=seed)

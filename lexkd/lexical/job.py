@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 import datasets
 from transformers import PreTrainedTokenizerBase
 
+from lexkd.data.arguments import CorpusArguments
+from lexkd.data.corpora import load_split_corpus
 from lexkd.lexical.glosses import candidate_groups, sample_groups
 from lexkd.lexical.lmgc_m import LexicalPretrainingArguments, lmgc_m_dataset
-from lexkd.mlm.job import load_split_corpus, prepare_validation_set, resume_checkpoint
-from lexkd.utils.cli import CorpusArguments
+from lexkd.mlm.data import prepare_validation_set
+from lexkd.utils.runs import resume_checkpoint
 
 __all__ = ["LexicalData", "LexicalJobArguments", "held_out_mlm_set", "load_models", "prepare_data", "resolve_job"]
 

@@ -168,12 +168,12 @@ def train_lexical(
         FileNotFoundError: ``resume`` with no checkpoint; FileExistsError: an interrupted run's folder.
         RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
     """
-    from lexkd.mlm.job import MetricsJsonlCallback
     from lexkd.utils.io import save_model_atomically, write_json_atomically
+    from lexkd.utils.runs import MetricsJsonlCallback, start_run
 
     wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP or MLM head
     output_dir = Path(args.output_dir)
-    checkpoint = _start_run(output_dir, args, resume)
+    checkpoint = start_run(output_dir, args, resume=resume)
     results: dict = {"parameters_before": count_parameters(model),
                      **_measure(model, tokenizer, held_out, dev_evaluator, "before", args)}
     if args.should_save:
@@ -206,21 +206,9 @@ def train_lexical(
     return results
 
 
-def _start_run(output_dir: Path, args: LexicalPretrainingArguments, resume: bool) -> str | None:
-    """The checkpoint to resume from (None for a fresh run), with the run folder made ready as the MLM job does."""
-    from lexkd.mlm.job import clear_finished_run, resume_checkpoint
-
-    if resume:
-        return resume_checkpoint(output_dir)
-    clear_finished_run(output_dir, args)
-    if args.should_save and (output_dir / "metrics.jsonl").exists():
-        (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
-    return None
-
-
 def _measure(model, tokenizer, held_out, dev_evaluator, when: str, args: LexicalPretrainingArguments) -> dict:
     """Held-out MLM scores (``mlm_<when>``) and, with ``dev_evaluator``, its WSD scores (``wsd_dev_<when>``)."""
-    from lexkd.mlm.job import evaluate_model
+    from lexkd.mlm.evaluation import evaluate_model
 
     results = {f"mlm_{when}": evaluate_model(model, held_out, tokenizer, desc=f"Held-out MLM {when}")}
     if dev_evaluator is not None:

@@ -51,3 +51,11 @@ class MaskedLMEvaluator(Evaluator):
     def compute(self, model, output_dir: Path | None = None) -> dict:
         loader = DataLoader(self.dataset, batch_size=self.batch_size, collate_fn=MaskedLMCollator(self.tokenizer))
         return evaluate_masked_lm(model, loader, desc=self.desc)
+
+
+def evaluate_model(model, dataset: datasets.Dataset, tokenizer, *, batch_size: int = 64, desc: str = "Evaluating") -> dict:
+    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset
+    (:class:`lexkd.mlm.evaluation.MaskedLMEvaluator`)."""
+    from lexkd.mlm.evaluation import MaskedLMEvaluator
+
+    return MaskedLMEvaluator(dataset, tokenizer, batch_size=batch_size, desc=desc)(model)

@@ -13,22 +13,18 @@ these functions. Each run writes to its own folder::
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import datasets
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lexkd.data.collators import MaskedLMCollator, mask_once
-from lexkd.data.corpora import flatten, load_corpus, split_documents
-from lexkd.data.tokenization import tokenize_texts
+from lexkd.data.collators import MaskedLMCollator
+from lexkd.data.corpora import flatten, load_split_corpus
+from lexkd.mlm.data import MLMData, prepare_mlm_data
+from lexkd.mlm.evaluation import evaluate_model
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import (
     DistillationArguments,
@@ -42,114 +38,23 @@ from lexkd.utils.io import (
     write_text_atomically,
 )
 from lexkd.utils.model_card import model_card
+from lexkd.utils.runs import MetricsJsonlCallback, is_complete_model, is_interrupted, start_run
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class MLMData:
-    """Tokenised train split, fixed-masked validation split, and what they came from."""
-
-    train: datasets.Dataset
-    validation: datasets.Dataset
-    stats: dict
 
 
-def load_split_corpus(source: str, *, validation_fraction: float, seed: int, **corpus_kwargs) -> tuple[list, list]:
-    """Load a corpus (see :func:`lexkd.data.corpora.load_corpus`) and split it by document.
-
-    Returns:
-        ``(train_documents, validation_documents)``.
-    """
-    documents = load_corpus(source, **corpus_kwargs)
-    return split_documents(documents, validation_fraction=validation_fraction, seed=seed)
 
 
-def prepare_mlm_data(
-    train_documents: list,
-    validation_documents: list,
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    max_seq_length: int = 128,
-    line_by_line: bool = False,
-    mlm_probability: float = 0.15,
-    eval_masking_seed: int = 1234,
-    max_eval_sequences: int | None = None,
-) -> MLMData:
-    """Tokenise both splits; mask the validation split once with a fixed seed.
-
-    The fixed masks make every model (teachers, students, runs) scored on the same positions.
-    """
-    train = tokenize_texts(flatten(train_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
-    validation = prepare_validation_set(validation_documents, tokenizer, max_seq_length=max_seq_length,
-                                        line_by_line=line_by_line, mlm_probability=mlm_probability,
-                                        eval_masking_seed=eval_masking_seed, max_eval_sequences=max_eval_sequences)
-    stats = {
-        "train_documents": len(train_documents), "validation_documents": len(validation_documents),
-        "train_sequences": len(train), "validation_sequences": len(validation),
-        "max_seq_length": max_seq_length, "vocab_size": len(tokenizer),
-    }
-    return MLMData(train=train, validation=validation, stats=stats)
 
 
-def prepare_validation_set(
-    validation_documents: list,
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    max_seq_length: int = 128,
-    line_by_line: bool = False,
-    mlm_probability: float = 0.15,
-    eval_masking_seed: int = 1234,
-    max_eval_sequences: int | None = None,
-) -> datasets.Dataset:
-    """The held-out split of :func:`prepare_mlm_data`: tokenised, cut to its first
-    ``max_eval_sequences`` sequences, and masked once with ``eval_masking_seed``.
-
-    The one builder of the held-out MLM set: LMGC-M (:mod:`lexkd.lexical.job`) scores its student
-    on it too, so with the same settings its losses compare with the MLM job's.
-    """
-    validation = tokenize_texts(flatten(validation_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
-    if max_eval_sequences is not None and len(validation) > max_eval_sequences:
-        validation = validation.select(range(max_eval_sequences))
-    return mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)
 
 
-class MetricsJsonlCallback(TrainerCallback):
-    """Append every log event (training and evaluation) to ``metrics.jsonl`` as one JSON line."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as handle:
-                handle.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
 
 
-def evaluate_model(model, dataset: datasets.Dataset, tokenizer, *, batch_size: int = 64, desc: str = "Evaluating") -> dict:
-    """Held-out MLM loss, perplexity and masked-token accuracy of any masked LM on a masked dataset
-    (:class:`lexkd.mlm.evaluation.MaskedLMEvaluator`)."""
-    from lexkd.mlm.evaluation import MaskedLMEvaluator
-
-    return MaskedLMEvaluator(dataset, tokenizer, batch_size=batch_size, desc=desc)(model)
 
 
-def resume_checkpoint(output_dir: str | os.PathLike) -> str:
-    """The last checkpoint in ``output_dir``, for ``--resume``.
-
-    Raises:
-        FileNotFoundError: the folder does not exist or holds no ``checkpoint-*``.
-    """
-    if not Path(output_dir).is_dir():
-        raise FileNotFoundError(f"Cannot resume: the run folder {str(output_dir)!r} does not exist.")
-    checkpoint = get_last_checkpoint(str(output_dir))
-    if checkpoint is None:
-        raise FileNotFoundError(
-            f"Cannot resume: the run folder {str(output_dir)!r} has no checkpoint-* folder "
-            "(checkpoints are written every --save_steps). Start without --resume."
-        )
-    return checkpoint
 
 
 def train_masked_lm(
@@ -195,12 +100,8 @@ def train_masked_lm(
         args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
         train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
         teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
-    checkpoint = resume_checkpoint(output_dir) if resume else None
-    if not resume:
-        clear_finished_run(output_dir, args)
+    checkpoint = start_run(output_dir, args, resume=resume)
     if args.should_save:  # only one process writes the run folder's files
-        if not resume and (output_dir / "metrics.jsonl").exists():
-            (output_dir / "metrics.jsonl").unlink()  # a fresh run starts a fresh log
         config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
                   "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
         write_json_atomically(config, output_dir / "run_config.json")
@@ -264,35 +165,8 @@ def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[st
                                    "with fixed masks (the same for every model of the job).")
 
 
-def is_interrupted(output_dir: str | os.PathLike) -> bool:
-    """Whether ``output_dir`` holds a run's ``checkpoint-*`` folders but no complete final model.
-
-    A multi-stage job run with ``--resume`` continues such stages from their last checkpoint,
-    starts the stages that never reached a checkpoint, and reuses the finished ones.
-    """
-    output_dir = Path(output_dir)
-    return output_dir.is_dir() and any(output_dir.glob("checkpoint-*")) and not is_complete_model(output_dir / "model")
 
 
-def clear_finished_run(output_dir: str | os.PathLike, args: DistillationArguments) -> None:
-    """Before a fresh run: refuse an interrupted run's folder; drop a finished run's old checkpoints.
-
-    Raises:
-        FileExistsError: ``output_dir`` holds checkpoints but no final model (an interrupted run).
-    """
-    output_dir = Path(output_dir)
-    checkpoints = sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
-    if not checkpoints:
-        return
-    if not is_complete_model(output_dir / "model"):
-        raise FileExistsError(
-            f"{str(output_dir)!r} holds an interrupted run ({checkpoints[-1].name}, no final model): pass --resume "
-            "to continue it, or delete the folder or choose another --output_dir to start over."
-        )
-    if args.should_save:
-        logger.info("Starting over in %s: removing the finished run's old checkpoints", output_dir)
-        for folder in checkpoints:
-            shutil.rmtree(folder)
 
 
 def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[str], results: dict) -> None:
@@ -313,12 +187,6 @@ def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: S
     write_text_atomically("\n".join(lines), output_dir / "report.md")
 
 
-def is_complete_model(directory: str | os.PathLike) -> bool:
-    """True when ``directory`` holds a finished ``model/`` folder (config, weights, tokenizer)."""
-    directory = Path(directory)
-    return (directory / "config.json").is_file() and (directory / "tokenizer_config.json").is_file() and any(
-        directory.glob("model*.safetensors")
-    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -55,6 +54,8 @@ from lexkd.utils.fingerprints import is_pinned, model_fingerprint, refuse_unpinn
 from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
 from lexkd.utils.reporting import update_results_table
+from lexkd.utils.runs import last_checkpoint
+from lexkd.utils.runs import resume_checkpoint as resume_checkpoint_in
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
     started = time.perf_counter()
     trainer = Seq2SeqDistillationTrainer(model=teacher, args=teacher_args, train_dataset=rows,
                                          data_collator=collator(tokenizer), processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=_last_checkpoint(teacher_args.output_dir))
+    trainer.train(resume_from_checkpoint=last_checkpoint(teacher_args.output_dir))
     train_time = time.perf_counter() - started
 
     def save_and_evaluate():
@@ -273,12 +274,6 @@ def _init_fingerprint(name_or_path: str) -> str:
             return fingerprint  # unreachable: stays unpinned (a teacher of it is reused only if allowed)
         fingerprint = model_fingerprint(name_or_path)
     return fingerprint
-
-
-def _last_checkpoint(output_dir: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
 
 
 def pseudo_target_rows(cache: datasets.Dataset, encoded_sources: datasets.Dataset) -> datasets.Dataset:
@@ -398,11 +393,7 @@ def resume_checkpoint(args: Seq2SeqDistillationArguments) -> str | None:
     if not value:
         return None
     if value in ("true", "last"):
-        checkpoint = _last_checkpoint(args.output_dir)
-        if checkpoint is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {args.output_dir}; "
-                                    "drop the flag to start over, or pass a checkpoint folder.")
-        return checkpoint
+        return resume_checkpoint_in(args.output_dir, flag=f"--resume_from_checkpoint {value}")
     if not Path(value).is_dir():
         raise FileNotFoundError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
     return value

@@ -51,7 +51,6 @@ from transformers import (
     set_seed,
 )
 
-from lexkd.mlm.job import MetricsJsonlCallback
 from lexkd.models.masked_lm import check_local_model, count_parameters
 from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
 from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
@@ -59,6 +58,7 @@ from lexkd.tasks.glue.data import get_task
 from lexkd.utils.hub import hub_load_error, is_local_reference, model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import update_results_table
+from lexkd.utils.runs import MetricsJsonlCallback
 
 logger = logging.getLogger(__name__)
 

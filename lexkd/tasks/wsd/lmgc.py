@@ -312,8 +312,8 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     Returns:
         the training metrics plus ``train_runtime_s``, ``pairs`` and ``steps``.
     """
-    from lexkd.mlm.job import MetricsJsonlCallback, resume_checkpoint
     from lexkd.utils.io import save_model_atomically
+    from lexkd.utils.runs import MetricsJsonlCallback, resume_checkpoint
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
     train = tokenize_pairs(groups, tokenizer, max_length=max_length)
