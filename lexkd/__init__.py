@@ -51,6 +51,7 @@ _EXPORTS = {
     "disambiguate": "lexkd.tasks.wsd.lmgc", "LMGCSystem": "lexkd.tasks.wsd.lmgc", "read_raganato": "lexkd.tasks.wsd.raganato",
     "score_wsd": ("lexkd.tasks.wsd.scoring", "score"),
     "finetune_classifier": "lexkd.tasks.classification.finetune",
+    "ClassificationEvaluator": "lexkd.tasks.classification.evaluation", "WSDEvaluator": "lexkd.tasks.wsd.systems",
     # evaluation
     "Evaluator": "lexkd.evaluation",
 }

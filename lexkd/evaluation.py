@@ -10,8 +10,8 @@ sentence-transformers' ``SentenceEvaluator``.
 
 Evaluators: :class:`lexkd.mlm.evaluation.MaskedLMEvaluator` (held-out MLM loss, perplexity,
 masked-token accuracy), :class:`lexkd.seq2seq.metrics.GenerationEvaluator` (BLEU, chrF, ROUGE),
-:class:`lexkd.tasks.wsd.scoring.WSDEvaluator` (P/R/F1 as ``Scorer.java``) and
-:class:`lexkd.tasks.classification.finetune.ClassificationEvaluator` (each task's official metrics).
+:class:`lexkd.tasks.wsd.systems.WSDEvaluator` (P/R/F1 as ``Scorer.java``) and
+:class:`lexkd.tasks.classification.evaluation.ClassificationEvaluator` (each task's official metrics).
 """
 
 from __future__ import annotations
@@ -55,9 +55,13 @@ class Evaluator(abc.ABC):
         if self.primary_metric not in metrics:
             raise KeyError(f"{type(self).__name__} returned no {self.primary_metric!r} (got: {', '.join(metrics)}).")
         if folder is not None:
-            write_json_atomically({"primary_metric": self.primary_metric, "greater_is_better": self.greater_is_better,
-                                   **metrics}, folder / "metrics.json")
+            write_json_atomically({**metrics, **self.metadata(), "primary_metric": self.primary_metric,
+                                   "greater_is_better": self.greater_is_better}, folder / "metrics.json")
         return metrics
+
+    def metadata(self) -> dict:
+        """What ``metrics.json`` records besides the metrics (e.g. the decoding settings); none by default."""
+        return {}
 
     def primary_score(self, metrics: Mapping[str, object]) -> float:
         """The primary metric of ``metrics`` as a float (NaN when absent or not a number)."""

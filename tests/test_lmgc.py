@@ -356,7 +356,8 @@ def test_lmgc_m_held_out_set_is_the_mlm_jobs(tmp_path, tokenizer, corpus, fake_w
                                   max_seq_length=16, max_eval_sequences=12, eval_masking_seed=77,
                                   tokenizer=str(tmp_path / "tokenizer"))
     train_args = lexical_args(tmp_path / "run", mlm_probability=0.2)
-    stand_in_cache = SimpleNamespace(teacher_names=[], path="stand-in", check=lambda *args: None)
+    stand_in_cache = SimpleNamespace(teacher_names=[], path="stand-in", check=lambda *args: None,
+                                     check_pinned=lambda **kwargs: None)
     job_tokenizer, mlm_data, _ = prepare_job(TeacherArguments(), corpus_args, train_args, teacher_cache=stand_in_cache)
 
     write_raganato(corpus, tmp_path / "semcor.data.xml", tmp_path / "semcor.gold.key.txt")

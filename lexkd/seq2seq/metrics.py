@@ -12,12 +12,11 @@ then computed on those space-separated words:
   lowercases and keeps only ``[a-z0-9]`` words, so ROUGE ignores punctuation.
 
 All scores are in [0, 100]. :class:`GenerationEvaluator` follows the sentence-transformers
-evaluator pattern (``primary_metric``, ``greater_is_better``, ``__call__(model, output_path)``).
+evaluator pattern (``primary_metric``, ``greater_is_better``, ``__call__(model, output_dir)``: :class:`lexkd.evaluation.Evaluator`).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from sacrebleu.metrics import BLEU, CHRF
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedTokenizerBase
 
-from lexkd.utils.io import write_json_atomically, write_text_atomically
+from lexkd.evaluation import Evaluator
+from lexkd.utils.io import write_text_atomically
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
@@ -113,7 +113,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("\t", " ").splitlines())
 
 
-class GenerationEvaluator:
+class GenerationEvaluator(Evaluator):
     """Generate from the sources of a dataset and score against its targets.
 
     Args:
@@ -188,13 +188,11 @@ class GenerationEvaluator:
             model.train(was_training)
         return hypotheses
 
-    def __call__(
-        self, model: torch.nn.Module, output_path: str | os.PathLike | None = None
-    ) -> dict:
-        """Generate, normalise, score (:func:`score_generations`) and, with ``output_path`` (a
-        folder, created if needed), write ``predictions.tsv`` (header ``source reference
-        hypothesis``; raw texts, tabs and line breaks as spaces) and ``metrics.json`` (the scores,
-        ``seconds`` and ``generation_config``: its ``to_diff_dict()``), both atomically.
+    def compute(self, model: torch.nn.Module, output_dir: Path | None = None) -> dict:
+        """Generate, normalise and score (:func:`score_generations`); with ``output_dir``, also write
+        ``predictions.tsv`` there (header ``source reference hypothesis``; raw texts, tabs and line
+        breaks as spaces), atomically. ``metrics.json`` (written by :class:`lexkd.evaluation.Evaluator`)
+        also records the ``generation_config`` (its ``to_diff_dict()``).
 
         Returns:
             the scores of :func:`score_generations` plus ``seconds`` (generation and scoring).
@@ -206,15 +204,13 @@ class GenerationEvaluator:
             normalize_for_metrics(self.references, self.tokenizer),
         )
         scores["seconds"] = time.perf_counter() - started
-        if output_path is not None:
-            folder = Path(output_path)
+        if output_dir is not None:
             rows = ["source\treference\thypothesis"] + [
                 "\t".join(map(_one_line, row))
                 for row in zip(self.sources, self.references, hypotheses, strict=True)
             ]
-            write_text_atomically("\n".join(rows) + "\n", folder / "predictions.tsv")
-            write_json_atomically(
-                {**scores, "generation_config": self.generation_config.to_diff_dict()},
-                folder / "metrics.json",
-            )
+            write_text_atomically("\n".join(rows) + "\n", output_dir / "predictions.tsv")
         return scores
+
+    def metadata(self) -> dict:
+        return {"generation_config": self.generation_config.to_diff_dict()}

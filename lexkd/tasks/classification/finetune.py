@@ -53,6 +53,7 @@ from transformers import (
 
 from lexkd.models.masked_lm import check_local_model, count_parameters
 from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
+from lexkd.tasks.classification.evaluation import ClassificationEvaluator
 from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
 from lexkd.tasks.glue.data import get_task
 from lexkd.utils.hub import hub_load_error, is_local_reference, model_label
@@ -265,9 +266,10 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     train_time = time.perf_counter() - start
     metrics, predictions = {}, {}
     for split in splits:
-        logits = trainer.predict(encoded[split], metric_key_prefix=split).predictions  # (N, num_labels)
-        predictions[split] = logits[:, 0] if spec.is_regression else logits.argmax(-1)
-        metrics[split] = compute_metrics(spec, predictions[split], list(dataset_dict[split]["label"]))
+        evaluator = ClassificationEvaluator(encoded[split], dataset_dict[split]["label"], spec, tokenizer,
+                                            batch_size=training_args.per_device_eval_batch_size)
+        metrics[split] = evaluator(trainer.model)
+        predictions[split] = evaluator.last_predictions
         logger.info("%s %s: %s", spec.name, split, metrics[split])
     if save_model and trainer.is_world_process_zero():
         save_model_atomically(trainer.model, tokenizer, Path(training_args.output_dir) / "model")

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
+from lexkd.evaluation import Evaluator
 from lexkd.tasks.wsd.baselines import BASELINES
 from lexkd.tasks.wsd.corpus import WSDCorpus, write_key_file
 from lexkd.tasks.wsd.lmgc import LMGCSystem, load_lmgc_model
@@ -126,7 +128,7 @@ def evaluate_system(system, corpus: WSDCorpus, output: str | os.PathLike, *,
     return result
 
 
-class WSDEvaluator:
+class WSDEvaluator(Evaluator):
     """WSD scores of a model used as an LMGC system on a corpus with gold keys.
 
     LMGC-M's dev evaluation: with the default ``scorer="nsp"`` a ``BertForPreTraining`` is scored
@@ -138,10 +140,12 @@ class WSDEvaluator:
         scorer, max_length, batch_size: as :class:`lexkd.tasks.wsd.lmgc.LMGCSystem`.
         wordnet: the sense inventory (default :func:`lexkd.lexical.wordnet.get_wordnet`).
 
-    Call: ``evaluator(model, key_file=None)`` -> :func:`lexkd.tasks.wsd.scoring.score`'s dict
-    (``P``, ``R``, ``F1`` ... with ``per_pos``) plus ``skipped`` (the corpus's
-    :class:`lexkd.lexical.glosses.PairStats`) and, with ``key_file``, the answers written there
-    (``key_file`` in the result).
+    Call (the :class:`lexkd.evaluation.Evaluator` interface): ``evaluator(model, output_dir=None)``
+    -> :func:`lexkd.tasks.wsd.scoring.score`'s dict (``P``, ``R``, ``F1`` ... with ``per_pos``)
+    plus ``skipped`` (the corpus's :class:`lexkd.lexical.glosses.PairStats`); with ``output_dir``,
+    the answers go to ``output_dir/wsd.key.txt`` and the scores to ``output_dir/metrics.json``.
+    ``evaluator(model, key_file=PATH)`` writes only the answers, to ``PATH`` (``key_file`` in the
+    result). Primary metric ``F1``.
 
     Raises:
         ValueError: (on construction) a corpus without gold keys; (on call) a model the scorer
@@ -159,7 +163,16 @@ class WSDEvaluator:
         self.corpus, self.tokenizer, self.scorer = corpus, tokenizer, scorer
         self.max_length, self.batch_size, self.wordnet = max_length, batch_size, wordnet
 
-    def __call__(self, model, key_file: str | os.PathLike | None = None) -> dict:
+    def __call__(self, model, output_dir: str | os.PathLike | None = None, *,
+                 key_file: str | os.PathLike | None = None) -> dict:
+        if key_file is not None:
+            return self._score(model, key_file)
+        return super().__call__(model, output_dir)
+
+    def compute(self, model, output_dir: Path | None = None) -> dict:
+        return self._score(model, output_dir / "wsd.key.txt" if output_dir is not None else None)
+
+    def _score(self, model, key_file: str | os.PathLike | None) -> dict:
         system = LMGCSystem(model, self.tokenizer, scorer=self.scorer, max_length=self.max_length,
                             batch_size=self.batch_size, wordnet=self.wordnet)
         answers = system.predict(self.corpus)
