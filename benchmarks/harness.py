@@ -38,9 +38,11 @@ import datasets
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, Trainer, TrainerCallback
 
+from lexkd.data.corpora import load_split_corpus
 from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.mlm.cache import META_NAME
-from lexkd.mlm.job import TeacherSpec, load_split_corpus, prepare_mlm_data, train_teacher
+from lexkd.mlm.data import prepare_mlm_data
+from lexkd.mlm.job import TeacherSpec, train_teacher
 from lexkd.mlm.teachers import combine_teachers
 from lexkd.mlm.trainer import (
     CACHED_TARGET_KEYS,
@@ -214,8 +216,8 @@ def run_method(name: str, config: BenchConfig, steps: int) -> dict:
     """
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from lexkd.mlm.cache import TeacherCache
-    from lexkd.mlm.job import evaluate_model
+    from lexkd.mlm.cache_reader import TeacherCache
+    from lexkd.mlm.evaluation import evaluate_model
     from lexkd.mlm.teachers import load_teachers
 
     if name not in METHODS:

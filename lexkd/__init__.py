@@ -39,7 +39,7 @@ _EXPORTS = {
     "Teacher": "lexkd.mlm.teachers", "load_teachers": "lexkd.mlm.teachers", "combine_teachers": "lexkd.mlm.teachers",
     "WEIGHTING_RULES": "lexkd.mlm.teachers", "VocabularyMismatchError": "lexkd.data.tokenization",
     "DistillationArguments": "lexkd.mlm.trainer", "MultiTeacherDistillationTrainer": "lexkd.mlm.trainer",
-    "TeacherCache": "lexkd.mlm.cache", "build_teacher_cache": "lexkd.mlm.cache",
+    "TeacherCache": "lexkd.mlm.cache_reader", "build_teacher_cache": "lexkd.mlm.cache",
     "MaskedLMEvaluator": "lexkd.mlm.evaluation", "train_masked_lm": "lexkd.mlm.job",
     # the seq2seq path
     "Seq2SeqDistillationArguments": "lexkd.seq2seq.trainer", "Seq2SeqDistillationTrainer": "lexkd.seq2seq.trainer",

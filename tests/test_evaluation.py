@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import datasets
 import pytest
 import torch
 from sklearn.metrics import accuracy_score

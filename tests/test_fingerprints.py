@@ -11,7 +11,8 @@ import pytest
 from conftest import make_texts, save_tiny_bert
 
 from lexkd.data.tokenization import tokenize_texts
-from lexkd.mlm.cache import TeacherCache, TeacherCacheError, build_teacher_cache
+from lexkd.mlm.cache import TeacherCacheError, build_teacher_cache
+from lexkd.mlm.cache_reader import TeacherCache
 from lexkd.mlm.teachers import Teacher, load_teachers
 from lexkd.seq2seq import pseudo_targets
 from lexkd.utils.fingerprints import UnpinnedModelError, is_pinned, model_fingerprint

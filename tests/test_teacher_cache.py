@@ -17,13 +17,11 @@ from lexkd.losses import kl_divergence_from_probs, multi_teacher_mlm_loss, spars
 from lexkd.mlm.cache import (
     BUILD_NAME,
     META_NAME,
-    CachedTargetCollator,
     TeacherCacheError,
     build_teacher_cache,
-    check_cache_settings,
-    load_teacher_cache,
     mask_sequence,
 )
+from lexkd.mlm.cache_reader import CachedTargetCollator, check_cache_settings, load_teacher_cache
 from lexkd.mlm.teachers import load_teachers, teacher_targets
 from lexkd.mlm.trainer import (
     CACHED_TARGET_KEYS,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lexkd.data.arguments import CorpusArguments
 from lexkd.mlm.arguments import StudentArguments, TeacherArguments
-from lexkd.mlm.cache import TeacherCache
+from lexkd.mlm.cache_reader import TeacherCache
 from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job, train_masked_lm
 from lexkd.mlm.trainer import DistillationArguments
 from lexkd.utils.cli import parse_args, run_cli
