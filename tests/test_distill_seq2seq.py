@@ -95,6 +95,8 @@ def test_methods_share_the_teacher_and_its_pseudo_targets(files, tmp_path, stude
     assert pt_row["settings"]["pseudo_target_rows"] == 48
     for name in ("pseudo_targets", "f_distill-js"):
         assert (root / name / "model" / "config.json").is_file()
+        card = (root / name / "model" / "README.md").read_text()
+        assert f"| method | {name.split('-')[0]} |" in card and "pipeline_tag: text2text-generation" in card
         assert (root / name / "predictions.tsv").read_text().count("\n") == 7  # header + 6
         metrics = json.loads((root / name / "metrics.json").read_text())
         assert "generation_config" in metrics

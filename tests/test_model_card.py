@@ -36,3 +36,35 @@ def test_masked_lm_card_records_the_distillation_settings(tmp_path):
     gold_only = masked_lm_card("student-mlm", args, [], results, data, {"student": {"student": "runs/x/model"}})
     assert "weighting rule" not in gold_only and "MLM on gold tokens only" in gold_only
     assert "**Started from:** runs/x/model" in gold_only
+
+
+def test_file_lock_excludes_another_process(tmp_path):
+    """utils.io.file_lock (filelock) holds other processes off (the old lock was a no-op without fcntl)."""
+    import multiprocessing
+
+    import filelock
+    import pytest
+
+    from lexkd.utils.io import file_lock
+
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.get_context("fork").Process(target=_hold_lock, args=(str(tmp_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(filelock.Timeout):
+            with file_lock(tmp_path, ".results.lock", timeout=0.2):
+                pass
+    finally:
+        release.set()
+        holder.join(30)
+    with file_lock(tmp_path, ".results.lock", timeout=5):  # free again once the holder let go
+        pass
+
+
+def _hold_lock(folder, ready, release):
+    from lexkd.utils.io import file_lock
+
+    with file_lock(folder, ".results.lock"):
+        ready.set()
+        release.wait(30)

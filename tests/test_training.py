@@ -107,6 +107,9 @@ def test_distillation_logs_teacher_weights_and_writes_run_folder(tmp_path, token
     assert (run / "model" / "config.json").is_file() and (run / "model" / "tokenizer.json").is_file()
     assert (run / "learning_curves.png").stat().st_size > 0
     assert "gold_prob" in (run / "report.md").read_text()
+    card = (run / "model" / "README.md").read_text()  # the model card, with the run's own figures
+    assert "`t0`, `t1`" in card and "| weighting rule | gold_prob |" in card
+    assert f"| steps | {results['steps']} |" in card and f"{results['loss']:.4g}" in card
 
 
 def test_alpha_zero_needs_no_teacher_and_alpha_positive_does(tmp_path, tokenizer, data):

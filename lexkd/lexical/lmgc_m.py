@@ -169,6 +169,7 @@ def train_lexical(
         RuntimeError: the parameter count changed (it cannot, by construction; checked anyway).
     """
     from lexkd.utils.io import save_model_atomically, write_json_atomically
+    from lexkd.utils.model_card import model_card
     from lexkd.utils.runs import MetricsJsonlCallback, start_run
 
     wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP or MLM head
@@ -199,7 +200,18 @@ def train_lexical(
         model.config.lexkd = {**(getattr(model.config, "lexkd", None) or {}), "lmgc_m": {
             "nsp_weight": args.nsp_weight, "alpha": args.alpha, "teachers": [t.name for t in teachers],
             "match_label": NSP_MATCH_LABEL, "max_length": max_length}}
-        save_model_atomically(model, tokenizer, output_dir / "model")
+        card = model_card(
+            output_dir.name, summary="LMGC-M (Wahle et al. 2021, after GlossBERT): masked-LM training plus gloss/context "
+            "matching through the model's own next-sentence head; no parameter added.",
+            base_model=(extra_config or {}).get("student"), teachers=[t.name for t in teachers],
+            training={"gloss-match weight": args.nsp_weight, "alpha": args.alpha, "temperature (T)": args.temperature,
+                      "steps": results.get("steps"), "learning rate": args.learning_rate, "train pairs": len(train),
+                      "max pair length": max_length, "seed": args.seed},
+            results={f"held-out MLM loss {k}": (results.get(f"mlm_{k}") or {}).get("loss") for k in ("before", "after")}
+            | {"parameters": results.get("parameters_after")},
+            result_notes="Held-out MLM loss (nats per masked token) before and after LMGC-M, on the MLM job's held-out set.",
+            tags=["word-sense-disambiguation", "wordnet"], pipeline_tag="fill-mask")
+        save_model_atomically(model, tokenizer, output_dir / "model", model_card=card)
         write_json_atomically(results, output_dir / "lexical_results.json")
         _write_report(output_dir, args, teachers, results, extra_config or {})
     trainer.accelerator.wait_for_everyone()

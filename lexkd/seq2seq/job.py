@@ -53,6 +53,7 @@ from lexkd.utils.cli import args_with
 from lexkd.utils.fingerprints import is_pinned, model_fingerprint, refuse_unpinned_reuse
 from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
+from lexkd.utils.model_card import model_card
 from lexkd.utils.reporting import update_results_table
 from lexkd.utils.runs import last_checkpoint
 from lexkd.utils.runs import resume_checkpoint as resume_checkpoint_in
@@ -254,7 +255,9 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                                      label="teacher", kind="teacher (sft)", source=source, train_time_s=train_time,
                                      settings={"init": model_args.teacher_init, **settings},
                                      train_examples=len(rows))
-        save_model_atomically(teacher, tokenizer, folder / "model")
+        save_model_atomically(teacher, tokenizer, folder / "model", model_card=seq2seq_card(
+            folder.name, "A seq2seq teacher fine-tuned by lexkd on the task's gold targets.", model_args.teacher_init,
+            [], {"task": data_args.task, "steps": trainer.state.global_step, **settings}, report))
         write_json_atomically({"settings": settings, "train_time_s": round(train_time, 1)}, meta_path)
         shutil.rmtree(folder / "run", ignore_errors=True)
         return report
@@ -468,8 +471,22 @@ def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, 
     settings = _run_settings(command, model_args, train_args, teacher_label, result.training_loss, cache_info)
 
     def save_and_evaluate():
-        save_model_atomically(student, tokenizer, Path(train_args.output_dir) / "model")
+        save_model_atomically(student, tokenizer, Path(train_args.output_dir) / "model", model_card=seq2seq_card(
+            label, f"A seq2seq student distilled by lexkd (method {train_args.method}).", model_args.student,
+            [teacher_label] if train_args.method in TEACHER_METHODS else [],
+            {"task": data_args.task, "method": train_args.method, "steps": trainer.state.global_step, **settings}, None))
         return evaluate_and_record(student, tokenizer, data, kind=f"student ({train_args.method})",
                                    train_time_s=train_time, settings=settings, train_examples=len(rows), **record)
 
     return on_main_process(train_args, save_and_evaluate)
+
+
+def seq2seq_card(name: str, summary: str, base_model: str | None, teachers: list[str], training: dict,
+                 report: dict | None) -> str:
+    """The model card of a seq2seq model folder (settings flattened to scalars; scores when known)."""
+    shown = {k: v for k, v in training.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    scores = {k: report[k] for k in ("bleu", "chrf", "rougeL") if report and k in report} or None
+    return model_card(name, summary=summary, base_model=base_model, teachers=teachers, training=shown, results=scores,
+                      result_notes="Validation scores (sacrebleu BLEU and chrF, ROUGE-L F1) after lowercasing.",
+                      pipeline_tag="text2text-generation",
+                      usage="Load with `AutoModelForSeq2SeqLM.from_pretrained` and `AutoTokenizer.from_pretrained`.")

@@ -58,6 +58,7 @@ from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
 from lexkd.tasks.glue.data import get_task
 from lexkd.utils.hub import hub_load_error, is_local_reference, model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically, write_text_atomically
+from lexkd.utils.model_card import model_card
 from lexkd.utils.reporting import update_results_table
 from lexkd.utils.runs import MetricsJsonlCallback
 
@@ -272,7 +273,17 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
         predictions[split] = evaluator.last_predictions
         logger.info("%s %s: %s", spec.name, split, metrics[split])
     if save_model and trainer.is_world_process_zero():
-        save_model_atomically(trainer.model, tokenizer, Path(training_args.output_dir) / "model")
+        first = splits[0] if splits else None
+        card = model_card(Path(training_args.output_dir).name, summary=f"A classifier fine-tuned by lexkd on {spec.name}.",
+                          base_model=str(model_name_or_path),
+                          training={"task": spec.name, "train examples": len(dataset_dict["train"]),
+                                    "steps": trainer.state.global_step, "learning rate": training_args.learning_rate,
+                                    "max sequence length": max_seq_length, "seed": training_args.seed},
+                          results=metrics.get(first) if first else None,
+                          result_notes=f"The task's official metrics on the {first} split." if first else "",
+                          pipeline_tag="text-classification",
+                          usage="Load with `AutoModelForSequenceClassification.from_pretrained` on this folder.")
+        save_model_atomically(trainer.model, tokenizer, Path(training_args.output_dir) / "model", model_card=card)
     details = {"parameters": count_parameters(model), "steps": trainer.state.global_step,
                "epochs": round(trainer.state.epoch or 0.0, 3), "train_loss": trained.training_loss,
                "max_seq_length": max_seq_length, "segment_ids": bool(segment_ids), "new_weights": new_weights}

@@ -313,6 +313,7 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
         the training metrics plus ``train_runtime_s``, ``pairs`` and ``steps``.
     """
     from lexkd.utils.io import save_model_atomically
+    from lexkd.utils.model_card import model_card
     from lexkd.utils.runs import MetricsJsonlCallback, resume_checkpoint
 
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
@@ -327,7 +328,16 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     lexkd_config["lmgc"] = {"match_label": MATCH_LABEL, "max_length": max_length, "pairs": len(train)}
     model.config.lexkd = lexkd_config
     if trainer.is_world_process_zero():
-        save_model_atomically(model, tokenizer, Path(args.output_dir) / "model")
+        card = model_card(Path(args.output_dir).name, summary="An LMGC (GlossBERT-style) gloss/context pair classifier "
+                          "for word sense disambiguation: label 1 = the gloss is a sense of the quoted target.",
+                          base_model=str(model.name_or_path or "") or None,
+                          training={"train pairs": len(train), "steps": trainer.state.global_step,
+                                    "learning rate": args.learning_rate, "max length": max_length, "seed": args.seed},
+                          results={"train loss": output.training_loss},
+                          tags=["word-sense-disambiguation", "wordnet"], pipeline_tag="text-classification",
+                          usage="Load with `AutoModelForSequenceClassification.from_pretrained` on this folder; "
+                                "`lexkd.disambiguate` uses it on raw sentences.")
+        save_model_atomically(model, tokenizer, Path(args.output_dir) / "model", model_card=card)
     return {**output.metrics, "train_runtime_s": round(time.perf_counter() - start, 1), "pairs": len(train),
             "steps": trainer.state.global_step}
 
