@@ -148,12 +148,13 @@ def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu") -
     Raises:
         ValueError: an empty list.
         FileNotFoundError / OSError: a teacher that cannot be found (see :func:`load_masked_lm`).
+        MissingMLMHeadError: a teacher checkpoint without a masked-LM head (an encoder alone).
     """
     if not names:
         raise ValueError("No teacher given: pass at least one teacher path or hub id.")
     teachers = []
     for name in names:
-        model = load_masked_lm(name, role=f"teacher {name!r}")
+        model = load_masked_lm(name, role=f"teacher {name!r}", require_head=True)
         model.eval().requires_grad_(False).to(device)
         teachers.append(Teacher(name=name, model=model, tokenizer=AutoTokenizer.from_pretrained(name)))
     return teachers

@@ -194,7 +194,11 @@ def check_local_model(name_or_path: str | os.PathLike, *, role: str = "model") -
         raise FileNotFoundError(f"The {role} folder {name!r} has no config.json: it is not a saved model.")
 
 
-def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> PreTrainedModel:
+class MissingMLMHeadError(ValueError):
+    """A checkpoint used as a teacher has no trained masked-LM head (transformers would initialise one at random)."""
+
+
+def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model", require_head: bool = False) -> PreTrainedModel:
     """Load any ``AutoModelForMaskedLM`` checkpoint from a local folder or a hub id.
 
     BERT checkpoints saved as ``BertForPreTraining`` (lexkd's students and teachers) load with
@@ -204,10 +208,15 @@ def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> P
         name_or_path: a folder written by ``save_pretrained`` or a hub id such as
             ``"bert-base-uncased"``.
         role: what the model is (``"teacher 'x'"``, ``"student"``), used in error messages.
+        require_head: refuse a checkpoint whose masked-LM head is missing from its weights (an
+            encoder saved without its head, e.g. a sentence-embedding model): transformers reports
+            such weights as newly initialised, and a teacher with a random head distils noise.
 
     Raises:
         FileNotFoundError: a local path that does not exist or holds no ``config.json``.
         OSError: a hub id that cannot be loaded (e.g. no network), with the reason.
+        MissingMLMHeadError: ``require_head`` and the head's weights are not in the checkpoint
+            (the message names them and the fix).
     """
     name = str(name_or_path)
     check_local_model(name, role=role)
@@ -219,9 +228,33 @@ def load_masked_lm(name_or_path: str | os.PathLike, *, role: str = "model") -> P
     # A BERT checkpoint saved with its pretraining heads (lexkd's students and teachers) keeps its
     # sentence-pair head; any other masked LM loads as AutoModelForMaskedLM.
     architectures = config.architectures or []
+    auto = AutoModelForMaskedLM
     if config.model_type == "bert" and any(a.endswith("ForPreTraining") for a in architectures):
-        return AutoModelForPreTraining.from_pretrained(source)
-    return AutoModelForMaskedLM.from_pretrained(source)
+        auto = AutoModelForPreTraining
+    model, info = auto.from_pretrained(source, output_loading_info=True)
+    if require_head:
+        missing = missing_head_weights(model, info.get("missing_keys", ()))
+        if missing:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            who = role if name in role else f"{role} {name!r}"
+            raise MissingMLMHeadError(
+                f"The {who} has no masked-LM head: its checkpoint lacks {shown}, which transformers "
+                "would initialise at random, so its predictions would be noise. Use a checkpoint saved with its "
+                "masked-LM head (e.g. bert-base-uncased, or a teacher trained by scripts/train_teacher.py), or fit "
+                "a head on this encoder first and pass that folder."
+            )
+    return model
+
+
+def missing_head_weights(model: PreTrainedModel, missing_keys) -> list[str]:
+    """The masked-LM head's weights among ``missing_keys`` (from ``from_pretrained(output_loading_info=True)``).
+
+    Head weights are those outside the encoder (``model.base_model_prefix``), except the
+    next-sentence head of a ``*ForPreTraining`` model, which a teacher does not use. Tied output
+    weights (the decoder shares the input embeddings) are never reported missing by transformers.
+    """
+    prefix = f"{model.base_model_prefix}."
+    return sorted(k for k in missing_keys if not k.startswith(prefix) and "seq_relationship" not in k)
 
 
 def count_parameters(model: nn.Module) -> int:
