@@ -19,6 +19,32 @@ class StudentArguments:
     student_intermediate_size: int | None = field(
         default=None, metadata={"help": "Feed-forward width (default 4 x hidden size)."}
     )
+    student_init_from: str | None = field(default=None, metadata={
+        "help": "Initialise the student from chosen layers of this pretrained BERT-type encoder (DistilBERT-style: "
+                "embeddings, the --student_init_layers layers and the MLM head where the checkpoint has one)."})
+    student_init_layers: str | None = field(default=None, metadata={
+        "help": "With --student_init_from: the source layers to copy, comma-separated, e.g. 0,2,4 (default: every "
+                "other layer from 0). --student_layers/--student_heads/--student_intermediate_size then come from "
+                "the source, and --student_hidden_size, if set to other than its default, must equal the source's width."})
+
+    def __post_init__(self):
+        if self.student_init_layers is not None and self.student_init_from is None:
+            raise ValueError("--student_init_layers needs --student_init_from (the encoder whose layers are copied).")
+        if self.student_init_from is not None and self.student is not None:
+            raise ValueError("Give --student (a whole checkpoint) or --student_init_from (chosen layers), not both.")
+
+    def init_layers(self, num_source_layers: int) -> list[int]:
+        """The source layers to copy: ``--student_init_layers`` parsed, else every other layer from 0.
+
+        Raises:
+            ValueError: an entry that is not an integer.
+        """
+        if self.student_init_layers is None:
+            return list(range(0, num_source_layers, 2))
+        try:
+            return [int(part) for part in self.student_init_layers.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(f"--student_init_layers {self.student_init_layers!r}: expected integers like 0,2,4.") from None
 
 
 @dataclass

@@ -143,6 +143,8 @@ def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[st
     corpus = (extra.get("corpus") or {}).get("corpus", "-")
     if student.get("student"):
         base = str(student["student"])
+    elif student.get("student_init_from"):
+        base = f"layers {student.get('student_init_layers') or 'every other'} of {student['student_init_from']}"
     elif student:
         base = (f"random initialisation, BERT {student.get('student_layers')} layers x {student.get('student_hidden_size')} "
                 "(no pretrained weights)")
@@ -248,10 +250,17 @@ def train_teacher(
 
 def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int = 42) -> PreTrainedModel:
     """The student of :class:`lexkd.utils.cli.StudentArguments`: from a checkpoint, or built from its size."""
-    from lexkd.models.masked_lm import build_student, load_masked_lm
+    from transformers import AutoConfig
+
+    from lexkd.models.masked_lm import build_student, load_masked_lm, student_from_layers
 
     if student_args.student:
         return load_masked_lm(student_args.student, role="student")
+    if student_args.student_init_from:
+        source_layers = AutoConfig.from_pretrained(student_args.student_init_from).num_hidden_layers
+        width = student_args.student_hidden_size if student_args.student_hidden_size != 128 else None  # 128: the default
+        return student_from_layers(student_args.student_init_from, student_args.init_layers(source_layers),
+                                   hidden_size=width, seed=seed)
     return build_student(len(tokenizer), num_hidden_layers=student_args.student_layers,
                          hidden_size=student_args.student_hidden_size, num_attention_heads=student_args.student_heads,
                          intermediate_size=student_args.student_intermediate_size,

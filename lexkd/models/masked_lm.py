@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -177,6 +178,68 @@ def build_student(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return BertForPreTraining(config)
+
+
+def student_from_layers(
+    init_from: str | os.PathLike,
+    layers: Sequence[int],
+    *,
+    hidden_size: int | None = None,
+    seed: int = 42,
+) -> BertForPreTraining:
+    """A student initialised from chosen layers of a pretrained BERT-style encoder (DistilBERT's init).
+
+    The student gets the source's embeddings, its encoder layers ``layers`` (in that order, as
+    student layers 0, 1, ...) and, where the checkpoint has them, its masked-LM head; what the
+    checkpoint lacks (a head of a sentence-embedding model, the next-sentence head) is freshly
+    initialised with ``seed``.
+
+    Args:
+        init_from: a folder or hub id of a BERT-type checkpoint (``BertModel``, ``BertForMaskedLM``,
+            ``BertForPreTraining``; e.g. all-MiniLM-L6-v2).
+        layers: source layer indices, e.g. ``(0, 2, 4)``: distinct, each in ``[0, num_layers)``.
+        hidden_size: the width asked for; must equal the source's (layers are copied, not projected).
+
+    Raises:
+        ValueError: no layers, a repeated or out-of-range index, a width other than the source's,
+            or a source that is not BERT-type.
+        FileNotFoundError, OSError: as :func:`load_masked_lm`.
+    """
+    name = str(init_from)
+    check_local_model(name, role="--student_init_from")
+    source_path = Path(name).expanduser() if is_local_reference(name) else name
+    try:
+        config = AutoConfig.from_pretrained(source_path)
+    except OSError as error:
+        raise hub_load_error(name, error, role="--student_init_from") from None
+    if config.model_type != "bert":
+        raise ValueError(f"--student_init_from {name!r} is a {config.model_type!r} model; copying layers needs a "
+                         "BERT-type encoder (e.g. all-MiniLM-L6-v2, bert-base-uncased).")
+    layers = list(layers)
+    total = config.num_hidden_layers
+    if not layers:
+        raise ValueError("--student_init_layers is empty: give source layer indices, e.g. 0,2,4.")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"--student_init_layers {layers} repeats a layer: each source layer can be copied once.")
+    outside = [i for i in layers if not 0 <= i < total]
+    if outside:
+        raise ValueError(f"--student_init_layers {outside} outside the {total} layers of {name!r} (valid: 0..{total - 1}).")
+    if hidden_size is not None and hidden_size != config.hidden_size:
+        raise ValueError(f"--student_hidden_size {hidden_size} differs from the width {config.hidden_size} of "
+                         f"{name!r}: copied layers keep their width; drop --student_hidden_size or pick another source.")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        source = AutoModelForPreTraining.from_pretrained(source_path)  # missing heads: freshly initialised
+        student_config = config.__class__.from_dict({**config.to_dict(), "num_hidden_layers": len(layers)})
+        student = BertForPreTraining(student_config)
+    student.bert.embeddings.load_state_dict(source.bert.embeddings.state_dict())
+    for target, index in enumerate(layers):
+        student.bert.encoder.layer[target].load_state_dict(source.bert.encoder.layer[index].state_dict())
+    student.cls.load_state_dict(source.cls.state_dict())
+    if source.bert.pooler is not None and student.bert.pooler is not None:
+        student.bert.pooler.load_state_dict(source.bert.pooler.state_dict())
+    student.config.lexkd_init = {"from": name, "layers": layers}
+    return student
 
 
 def check_local_model(name_or_path: str | os.PathLike, *, role: str = "model") -> None:
