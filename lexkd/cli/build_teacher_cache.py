@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     for name in cache_args.teachers:  # fail before reading the corpus
         check_local_model(name, role=f"teacher {name!r}")
     tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or cache_args.teachers[0])
-    teachers = load_teachers(cache_args.teachers)
+    teachers = load_teachers(cache_args.teachers, dtype=cache_args.teacher_dtype)
     check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
     # The same training split and sequences as scripts/pretrain_multiteacher.py with these corpus flags.
     train_docs, _ = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,

@@ -179,7 +179,8 @@ def check_vocabularies(
                 "tokenizer: use teachers trained with the same tokenizer."
             )
     for name, model in (teacher_models or {}).items():
-        rows = model.get_output_embeddings().weight.shape[0]
+        weight = model.get_output_embeddings().weight
+        rows = (weight() if callable(weight) else weight).shape[0]  # a dynamically quantized Linear's weight is a method
         if rows < len(student_vocab):
             raise VocabularyMismatchError(
                 f"Teacher {name!r} predicts over {rows} tokens but the vocabulary has {len(student_vocab)}."

@@ -62,6 +62,9 @@ class TeacherArguments:
                   "every step; it must have been built with this run's corpus flags, tokenizer, --weighting, "
                   "--temperature, --weight_temperature and --mlm_probability."},
     )
+    teacher_dtype: str = field(default="float32", metadata={
+        "help": "Precision the teachers run in: float32, bfloat16, float16, or int8 (dynamic quantization of their "
+                "linear layers, CPU only). The combined targets are computed in float32 either way."})
     allow_unpinned_teacher: bool = field(
         default=False,
         metadata={"help": "Train from a --teacher_cache even if a teacher it was built from is a hub model whose commit "
@@ -81,6 +84,9 @@ class TeacherCacheArguments:
         default_factory=list,
         metadata={"help": "Teacher checkpoints (folders or hub ids), any AutoModelForMaskedLM sharing one vocabulary."},
     )
+    teacher_dtype: str = field(default="float32", metadata={
+        "help": "Precision the teachers run in while the cache is built: float32, bfloat16, float16 or int8 (CPU). "
+                "Recorded in the cache's settings."})
     top_k: int = field(default=32, metadata={"help": "Target tokens kept per masked position (the rest is one tail mass)."})
     num_maskings: int = field(
         default=4, metadata={"help": "Maskings stored per sequence (static masking); training cycles through them."}

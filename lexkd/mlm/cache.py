@@ -102,7 +102,8 @@ def cache_config(
         raise ValueError(f"--mlm_probability must be in (0, 1), got {mlm_probability}.")
     return {
         "lexkd_cache_version": CACHE_VERSION,
-        "teachers": [{"name": t.name, "label": t.label, "fingerprint": model_fingerprint(t.name, t.model)} for t in teachers],
+        "teachers": [{"name": t.name, "label": t.label, "fingerprint": model_fingerprint(t.name, t.model),
+                      **({"dtype": t.dtype} if t.dtype != "float32" else {})} for t in teachers],
         "weighting": rule, "temperature": temperature, "weight_temperature": weight_temperature,
         "tokenizer": tokenizer_fingerprint(tokenizer), "vocab_size": vocab_size,
         "mlm_probability": mlm_probability, "num_maskings": num_maskings, "masking_seed": masking_seed,

@@ -328,7 +328,7 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
                                             resume=resume and is_interrupted(spec_args.output_dir))
             logger.info("%s %s (%s)", "Trained" if trained else "Reusing", spec.name, folder)
             names.append(str(folder))
-    teachers = load_teachers(names, device=train_args.device)
+    teachers = load_teachers(names, device=train_args.device, dtype=teacher_args.teacher_dtype)
     check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
     logger.info("Data: %s", data.stats)
     return tokenizer, data, teachers

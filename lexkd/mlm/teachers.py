@@ -127,13 +127,18 @@ def combine_teachers(
     return target_probs, weights
 
 
+TEACHER_DTYPES = ("float32", "bfloat16", "float16", "int8")
+"""Precisions a teacher can run in (``--teacher_dtype``); int8 is dynamic quantization of its linear layers (CPU)."""
+
+
 @dataclass
 class Teacher:
-    """A loaded teacher: its name (path or hub id), model (eval mode, frozen) and tokenizer."""
+    """A loaded teacher: its name (path or hub id), model (eval mode, frozen), tokenizer and precision."""
 
     name: str
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
+    dtype: str = "float32"
 
     @property
     def label(self) -> str:
@@ -142,22 +147,41 @@ class Teacher:
         return model_label(self.name)
 
 
-def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu") -> list[Teacher]:
-    """Load teachers from local folders or hub ids, frozen in eval mode on ``device``.
+def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu", dtype: str = "float32") -> list[Teacher]:
+    """Load teachers from local folders or hub ids, frozen in eval mode on ``device``, in precision ``dtype``.
+
+    ``dtype``: ``float32``; ``bfloat16`` / ``float16`` (weights and activations; the combined targets
+    are still computed in float32); ``int8``: dynamic quantization of every ``nn.Linear``
+    (``torch.ao.quantization.quantize_dynamic``, int8 weights, activations quantized on the fly;
+    CPU only, as torch supports it).
 
     Raises:
-        ValueError: an empty list.
+        ValueError: an empty list, an unknown ``dtype``, or ``int8`` on a non-CPU device.
         FileNotFoundError / OSError: a teacher that cannot be found (see :func:`load_masked_lm`).
         MissingMLMHeadError: a teacher checkpoint without a masked-LM head (an encoder alone).
     """
     if not names:
         raise ValueError("No teacher given: pass at least one teacher path or hub id.")
+    if dtype not in TEACHER_DTYPES:
+        raise ValueError(f"Unknown --teacher_dtype {dtype!r}; valid: {', '.join(TEACHER_DTYPES)}.")
+    if dtype == "int8" and torch.device(device).type != "cpu":
+        raise ValueError(f"--teacher_dtype int8 (dynamic quantization) runs on the CPU only, not on {device}; "
+                         "use bfloat16 or float16 on GPUs.")
     teachers = []
     for name in names:
         model = load_masked_lm(name, role=f"teacher {name!r}", require_head=True)
         model.eval().requires_grad_(False).to(device)
-        teachers.append(Teacher(name=name, model=model, tokenizer=AutoTokenizer.from_pretrained(name)))
+        model = _in_precision(model, dtype)
+        teachers.append(Teacher(name=name, model=model, tokenizer=AutoTokenizer.from_pretrained(name), dtype=dtype))
     return teachers
+
+
+def _in_precision(model: PreTrainedModel, dtype: str) -> PreTrainedModel:
+    if dtype in ("bfloat16", "float16"):
+        return model.to(getattr(torch, dtype))
+    if dtype == "int8":
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
 
 
 @torch.inference_mode()
