@@ -18,7 +18,8 @@ Temperature ``T`` divides the logits of both distributions before the softmax. T
 
 Modules: :mod:`~lexkd.losses.divergences` (KL, reverse KL, JS, TVD, cross-entropy),
 :mod:`~lexkd.losses.sparse` (top-k targets with a tail bucket), :mod:`~lexkd.losses.sequence`
-(f-DISTILL), :mod:`~lexkd.losses.mlm` (the multi-teacher MLM loss). Everything public is importable
+(f-DISTILL), :mod:`~lexkd.losses.mlm` (the multi-teacher MLM loss), :mod:`~lexkd.losses.hidden`
+(hidden-state distillation). Everything public is importable
 from ``lexkd.losses``.
 """
 
@@ -33,12 +34,13 @@ from lexkd.losses.divergences import (
     token_cross_entropy,
     total_variation,
 )
+from lexkd.losses.hidden import HiddenStateProjector, hidden_state_loss, uniform_layer_map
 from lexkd.losses.mlm import multi_teacher_mlm_loss
 from lexkd.losses.sequence import PAPER_SAMPLE_SOURCE, SAMPLE_SOURCES, f_distill_loss
 from lexkd.losses.sparse import _SparseDistillationLoss, sparse_kl_divergence
 
 __all__ = [
-    "DIVERGENCES", "JS_TERMS", "PAPER_SAMPLE_SOURCE", "REDUCTIONS", "SAMPLE_SOURCES", "f_distill_loss",
-    "forward_kl", "get_divergence", "jensen_shannon", "kl_divergence_from_probs", "multi_teacher_mlm_loss",
-    "reverse_kl", "sparse_kl_divergence", "token_cross_entropy", "total_variation", "_SparseDistillationLoss",
+    "DIVERGENCES", "HiddenStateProjector", "JS_TERMS", "PAPER_SAMPLE_SOURCE", "REDUCTIONS", "SAMPLE_SOURCES", "f_distill_loss",
+    "forward_kl", "get_divergence", "hidden_state_loss", "jensen_shannon", "kl_divergence_from_probs", "multi_teacher_mlm_loss",
+    "reverse_kl", "sparse_kl_divergence", "token_cross_entropy", "total_variation", "uniform_layer_map", "_SparseDistillationLoss",
 ]
