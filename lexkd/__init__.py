@@ -40,7 +40,7 @@ _EXPORTS = {
     "WEIGHTING_RULES": "lexkd.mlm.teachers", "VocabularyMismatchError": "lexkd.data.tokenization",
     "DistillationArguments": "lexkd.mlm.trainer", "MultiTeacherDistillationTrainer": "lexkd.mlm.trainer",
     "TeacherCache": "lexkd.mlm.cache_reader", "build_teacher_cache": "lexkd.mlm.cache",
-    "MaskedLMEvaluator": "lexkd.mlm.evaluation", "train_masked_lm": "lexkd.mlm.job",
+    "MaskedLMEvaluator": "lexkd.mlm.evaluation", "train_masked_lm": "lexkd.mlm.training",
     # the seq2seq path
     "Seq2SeqDistillationArguments": "lexkd.seq2seq.trainer", "Seq2SeqDistillationTrainer": "lexkd.seq2seq.trainer",
     "GenerationEvaluator": "lexkd.seq2seq.metrics", "load_nlg_data": "lexkd.seq2seq.data",

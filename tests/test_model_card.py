@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lexkd.mlm.data import MLMData
-from lexkd.mlm.job import masked_lm_card
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.mlm.training import masked_lm_card
 from lexkd.utils.model_card import model_card
 
 

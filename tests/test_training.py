@@ -10,9 +10,9 @@ import torch
 from transformers import TrainerCallback
 
 from lexkd.mlm.data import prepare_mlm_data
-from lexkd.mlm.job import train_masked_lm
 from lexkd.mlm.teachers import Teacher
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.mlm.training import train_masked_lm
 from lexkd.models.masked_lm import build_student
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -57,7 +57,7 @@ def test_resume_reaches_same_weights_as_uninterrupted_run(tmp_path, tokenizer, d
     train_masked_lm(full, tokenizer, data, tiny_args(tmp_path / "full"), teachers=teachers)
 
     # Interrupted run: stop after the step-3 checkpoint, then resume in a fresh process-like setting.
-    import lexkd.mlm.job as pretraining
+    import lexkd.mlm.training as pretraining
 
     original = pretraining.MultiTeacherDistillationTrainer
 
@@ -202,7 +202,8 @@ class KillOnFirstSave(TrainerCallback):
 
 
 def test_main_job_resumed_after_a_kill_gives_the_uninterrupted_result(finished_job, corpus_file, tmp_path, monkeypatch):
-    import lexkd.mlm.job as job
+    import lexkd.mlm.training as job
+    from lexkd.utils.runs import is_interrupted
 
     root = tmp_path / "run"
     shutil.copytree(finished_job, root, ignore=shutil.ignore_patterns("student-*", "report.md", "results.json"))
@@ -217,7 +218,7 @@ def test_main_job_resumed_after_a_kill_gives_the_uninterrupted_result(finished_j
     with pytest.raises(Killed, match="student-distilled at step 2"):  # the teachers are reused, the student dies
         pretrain_multiteacher.main(job_argv(root, corpus_file))
     monkeypatch.setattr(job, "MultiTeacherDistillationTrainer", original)
-    assert job.is_interrupted(root / "student-distilled") and not (root / "student-mlm").exists()
+    assert is_interrupted(root / "student-distilled") and not (root / "student-mlm").exists()
     assert pretrain_multiteacher.main(job_argv(root, corpus_file, "--resume")) == 0
     for student in ("student-distilled", "student-mlm"):  # resumed, and started: both as in the uninterrupted job
         assert same_weights(root / student / "model", finished_job / student / "model"), student
@@ -447,7 +448,7 @@ def test_two_workers_mask_each_batch_as_one_process_does(tmp_path, tokenizer, sm
 
 def test_resume_with_two_workers_reaches_bit_identical_weights(tmp_path, tokenizer, data, small_train, teachers,
                                                                monkeypatch):
-    import lexkd.mlm.job as job
+    import lexkd.mlm.training as job
 
     # 3 steps per epoch: the run stops at step 4, one batch into the second epoch, so the resumed
     # masks must account for a whole epoch and a skipped batch.

@@ -23,9 +23,10 @@ from pathlib import Path
 from lexkd.cli.pretrain_multiteacher import DEFAULTS  # the main job's settings
 from lexkd.data.arguments import CorpusArguments
 from lexkd.mlm.arguments import StudentArguments, TeacherArguments
-from lexkd.mlm.job import args_with, make_student, prepare_job, train_masked_lm
+from lexkd.mlm.job import args_with, make_student, prepare_job
 from lexkd.mlm.teachers import WEIGHTING_RULES, check_weighting_rule
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.mlm.training import train_masked_lm
 from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import markdown_table, mean_of, plot_learning_curves, read_metrics

@@ -29,8 +29,9 @@ from pathlib import Path
 from lexkd.data.arguments import CorpusArguments
 from lexkd.mlm.arguments import StudentArguments, TeacherArguments
 from lexkd.mlm.cache_reader import TeacherCache
-from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job, train_masked_lm
+from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job
 from lexkd.mlm.trainer import DistillationArguments
+from lexkd.mlm.training import train_masked_lm
 from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import (

@@ -1,0 +1,166 @@
+"""Training one masked LM (a teacher on gold tokens, or a student distilled from teachers or a cache).
+
+:func:`train_masked_lm` writes its own run folder::
+
+    run_config.json     the arguments it ran with
+    metrics.jsonl       one JSON object per log/eval event (train loss, teacher weights, eval)
+    checkpoint-*/       Trainer checkpoints (model, optimizer, scheduler, RNG) for --resume
+    model/              the final model, tokenizer and model card (README.md), written atomically
+    eval_results.json   final held-out MLM loss, perplexity, accuracy, parameter count
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from lexkd.data.collators import MaskedLMCollator
+from lexkd.mlm.data import MLMData
+from lexkd.mlm.teachers import Teacher
+from lexkd.mlm.trainer import (
+    DistillationArguments,
+    MultiTeacherDistillationTrainer,
+)
+from lexkd.models.masked_lm import MaskedPositionMLM, count_parameters
+from lexkd.utils.cli import args_with  # also imported from here by the MLM scripts
+from lexkd.utils.io import (
+    save_model_atomically,
+    write_json_atomically,
+    write_text_atomically,
+)
+from lexkd.utils.model_card import model_card
+from lexkd.utils.runs import MetricsJsonlCallback, start_run
+
+logger = logging.getLogger(__name__)
+
+
+def train_masked_lm(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    data: MLMData,
+    args: DistillationArguments,
+    *,
+    teachers: Sequence[Teacher] = (),
+    teacher_cache=None,
+    resume: bool = False,
+    extra_config: dict | None = None,
+) -> dict:
+    """Train a masked LM (plain MLM with ``alpha=0``, multi-teacher distillation otherwise).
+
+    Writes the run folder described in this module's docstring into ``args.output_dir``; the
+    final ``model/`` folder appears only when training finished.
+
+    Args:
+        model: the student (any ``AutoModelForMaskedLM``).
+        data: from :func:`prepare_mlm_data`.
+        args: :class:`lexkd.mlm.trainer.DistillationArguments`.
+        teachers: run at every step; needed when ``args.alpha > 0`` and no ``teacher_cache``.
+        teacher_cache: a :class:`lexkd.mlm.cache.TeacherCache` (checked against ``args``,
+            the tokenizer and ``data.train``): the student trains on the cache's statically masked
+            rows and top-k targets, and no teacher runs. With ``alpha=0`` it trains on the same
+            rows from the gold tokens only.
+        resume: continue from the last checkpoint in ``args.output_dir``.
+        extra_config: more settings to record in ``run_config.json`` (corpus, model sizes, ...).
+
+    Returns:
+        The final evaluation: ``loss``, ``perplexity``, ``accuracy``, ``masked_tokens``,
+        ``parameters``, ``train_runtime_s``.
+
+    Raises:
+        FileNotFoundError: ``resume`` with no checkpoint in the run folder.
+        TeacherCacheError: a cache built for another tokenizer, settings or corpus.
+    """
+    output_dir = Path(args.output_dir)
+    train_dataset, collator, teacher_names = data.train, None, [t.name for t in teachers]
+    if teacher_cache is not None:
+        teacher_cache.check(tokenizer, args, data.train)
+        args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
+        train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
+        teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
+    checkpoint = start_run(output_dir, args, resume=resume)
+    if args.should_save:  # only one process writes the run folder's files
+        config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
+                  "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
+        write_json_atomically(config, output_dir / "run_config.json")
+    trainer = MultiTeacherDistillationTrainer(
+        model=MaskedPositionMLM(model),
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=data.validation,
+        # Per-process masking seed: processes mask different examples with different draws.
+        data_collator=collator or MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                                                   seed=args.seed + 1000 * args.process_index),
+        processing_class=tokenizer,
+        teachers=teachers if teacher_cache is None else (),
+        cached_teachers=teacher_cache.teacher_labels if teacher_cache is not None and args.alpha > 0 else (),
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+    )
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.perf_counter() - start
+    final = trainer.evaluate()
+    results = {k.removeprefix("eval_"): v for k, v in final.items()}
+    results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1), steps=trainer.state.global_step)
+    if trainer.is_world_process_zero():
+        model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
+                              "teachers": teacher_names}
+        card = masked_lm_card(output_dir.name, args, teacher_names, results, data, extra_config)
+        save_model_atomically(model, tokenizer, output_dir / "model", model_card=card)
+        write_json_atomically(results, output_dir / "eval_results.json")
+        _write_run_report(output_dir, args, teacher_names, results)
+    trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
+    return results
+
+
+def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[str], results: dict, data: MLMData,
+                   extra_config: dict | None = None) -> str:
+    """The model card (``model/README.md``) of a student or teacher trained by :func:`train_masked_lm`."""
+    extra = extra_config or {}
+    student = extra.get("student") or {}
+    corpus = (extra.get("corpus") or {}).get("corpus", "-")
+    if student.get("student"):
+        base = str(student["student"])
+    elif student.get("student_init_from"):
+        base = f"layers {student.get('student_init_layers') or 'every other'} of {student['student_init_from']}"
+    elif student:
+        base = (f"random initialisation, BERT {student.get('student_layers')} layers x {student.get('student_hidden_size')} "
+                "(no pretrained weights)")
+    else:
+        base = extra.get("base_model")
+    training = {"objective": "multi-teacher distillation (Wahle, arXiv 2301.08130)" if teachers else "MLM on gold tokens only"}
+    if teachers:
+        training.update({"weighting rule": args.weighting, "weight temperature (tau)": args.weight_temperature,
+                         "alpha": args.alpha, "temperature (T)": args.temperature})
+    training.update({"steps": results.get("steps"), "batch size per device": args.per_device_train_batch_size,
+                     "learning rate": args.learning_rate, "masking probability": args.mlm_probability,
+                     "corpus": corpus, **data.stats, "seed": args.seed})
+    shown = {"held-out MLM loss": results.get("loss"), "perplexity": results.get("perplexity"),
+             "masked-token accuracy": results.get("accuracy"), "masked tokens": results.get("masked_tokens"),
+             "parameters": results.get("parameters")}
+    return model_card(name, summary=f"A masked language model trained by lexkd ({training['objective']}).",
+                      base_model=base, teachers=teachers, training=training, results=shown, tags=["fill-mask"],
+                      pipeline_tag="fill-mask",
+                      result_notes="Held-out MLM loss in nats per masked token on the job's held-out documents, "
+                                   "with fixed masks (the same for every model of the job).")
+
+
+def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[str], results: dict) -> None:
+    """The run folder's learning_curves.png and report.md."""
+    from lexkd.utils.reporting import markdown_table, plot_learning_curves, read_metrics
+
+    plot_learning_curves({output_dir.name: read_metrics(output_dir / "metrics.jsonl")},
+                         output_dir / "learning_curves.png", title=output_dir.name)
+    kind = "multi-teacher distillation" if teachers else "masked-LM training on gold labels"
+    lines = [f"# {output_dir.name}: {kind}", "",
+             markdown_table([results], ["loss", "perplexity", "accuracy", "masked_tokens", "parameters", "steps",
+                                        "train_runtime_s"]), "",
+             "Held-out MLM loss in nats per masked token; accuracy over the fixed held-out masks.", ""]
+    if teachers:
+        lines += [f"Teachers: {', '.join(teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
+                  f"T {args.temperature}, tau {args.weight_temperature}.", ""]
+    lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
+    write_text_atomically("\n".join(lines), output_dir / "report.md")
