@@ -61,3 +61,29 @@ def test_freezing_counts_and_bad_modes(tokenizer):
         freeze_for_adaptation(model, "middle")
     with pytest.raises(ValueError, match=r"--top_layers must be in \[1, 3\]"):
         freeze_for_adaptation(model, "top", 4)
+
+
+def test_keep_layers_cuts_the_top_layers_and_the_checkpoint_has_the_rest(tmp_path, tokenizer, encoder):
+    original, path = encoder
+    train, val = split_documents([[t] for t in make_texts(120, seed=5)], 0.2, seed=1)
+    data = prepare_mlm_data(train, val, tokenizer, max_seq_length=16)
+    results = adapt_teacher(path, tokenizer, data, run_args(tmp_path / "run"), mode="top", top_layers=1, keep_layers=2)
+    (teacher,) = load_teachers([str(tmp_path / "run" / "model")])
+    layers = teacher.model.bert.encoder.layer
+    assert len(layers) == 2 and teacher.model.config.num_hidden_layers == 2
+    assert all(torch.equal(a, b) for a, b in zip(layers[0].state_dict().values(),
+                                                 original.encoder.layer[0].state_dict().values(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(layers[1].state_dict().values(),
+                                                     original.encoder.layer[1].state_dict().values(), strict=True))
+    assert results["keep_layers"] == 2 and results["train_tokens"] == 4 * 8 * 16 and results["train_cpu_seconds"] > 0
+    assert "bottom 2 layers kept" in (tmp_path / "run" / "model" / "README.md").read_text()
+
+
+def test_keep_layers_out_of_range(tokenizer):
+    from lexkd.mlm.adapt import keep_bottom_layers
+
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3,
+                                       num_attention_heads=2, intermediate_size=64))
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match=r"--keep_layers must be in \[1, 3\]"):
+            keep_bottom_layers(model, bad)

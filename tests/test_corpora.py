@@ -110,6 +110,40 @@ def test_max_documents(tmp_path):
         load_corpus(path, max_documents=0)
 
 
+def test_several_sources_in_order_with_max_documents_over_all(tmp_path):
+    a = write(tmp_path / "a.txt", "one\ntwo\n")
+    b = write(tmp_path / "b.txt", "three\n")
+    assert load_corpus([a, b], document_separator="line") == [["one"], ["two"], ["three"]]
+    assert load_corpus([b, a], document_separator="line") == [["three"], ["one"], ["two"]]
+    assert load_corpus([a, b], document_separator="line", max_documents=1) == [["one"]]
+    empty = write(tmp_path / "empty.txt", "\n")
+    with pytest.raises(EmptyCorpusError, match="empty.txt"):
+        load_corpus([a, empty])
+    with pytest.raises(ValueError, match="at least one"):
+        load_corpus([])
+
+
+def test_corpus_arguments_take_one_source_or_several():
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.utils.cli import parse_args
+
+    assert CorpusArguments(corpus="x.txt").corpus == ["x.txt"]
+    (args,) = parse_args((CorpusArguments,), ["--corpus", "a.txt", "b.zip"])
+    assert args.corpus == ["a.txt", "b.zip"] and args.corpus_label == "a.txt, b.zip"
+    assert parse_args((CorpusArguments,), [])[0].corpus == ["wordnet"]
+
+
+def test_yaml_scalar_for_a_list_flag_is_one_item(tmp_path):
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.mlm.arguments import TeacherArguments
+    from lexkd.utils.cli import parse_args
+
+    config = tmp_path / "job.yaml"
+    config.write_text("corpus: ../text/brown.zip\nteachers: path/to/one\n")
+    corpus, teachers = parse_args((CorpusArguments, TeacherArguments), ["--config", str(config)])
+    assert corpus.corpus == ["../text/brown.zip"] and teachers.teachers == ["path/to/one"]
+
+
 # --------------------------------------------------------------------------- jsonl
 
 

@@ -33,6 +33,9 @@ class AdaptArguments:
     encoder: str = field(metadata={"help": "The encoder to adapt: a folder or hub id (its tokenizer is used)."})
     mode: str = field(default="head", metadata={"help": f"What trains: {', '.join(ADAPT_MODES)} (see above)."})
     top_layers: int = field(default=2, metadata={"help": "With --mode top: how many of the top encoder layers train."})
+    keep_layers: int | None = field(default=None, metadata={
+        "help": "Cut the encoder to its bottom K layers first (drop the top layers, tuned furthest from token "
+                "prediction); --mode then applies to what remains. Default: keep all."})
 
 
 DEFAULTS = {"output_dir": "runs/adapt", "max_steps": 1000, "per_device_train_batch_size": 32, "learning_rate": 5e-4,
@@ -54,9 +57,11 @@ def main(argv=None) -> int:
                             eval_masking_seed=corpus_args.eval_masking_seed,
                             max_eval_sequences=corpus_args.max_eval_sequences)
     results = adapt_teacher(adapt_args.encoder, tokenizer, data, train_args, mode=adapt_args.mode,
-                            top_layers=adapt_args.top_layers, extra_config={"corpus": vars(corpus_args)})
+                            top_layers=adapt_args.top_layers, keep_layers=adapt_args.keep_layers,
+                            extra_config={"corpus": vars(corpus_args)})
     if train_args.should_save:
-        print(json.dumps({k: results[k] for k in ("mode", "top_layers", "trainable_parameters")}
+        print(json.dumps({k: results[k] for k in ("mode", "top_layers", "keep_layers", "trainable_parameters",
+                                                  "train_cpu_seconds")}
                          | {when: {m: results[when][m] for m in ("loss", "accuracy")} for when in ("before", "after")},
                          indent=2))
     return 0

@@ -83,7 +83,7 @@ def main(argv=None) -> int:
         "# Teacher weighting rules at equal steps, data and teachers", "",
         f"Teachers: {', '.join(t.name for t in teachers)}; alpha={train_args.alpha}, T={train_args.temperature}, "
         f"tau={train_args.weight_temperature}, {train_args.max_steps} steps of {train_args.per_device_train_batch_size} "
-        f"sequences of {corpus_args.max_seq_length} tokens; corpus: {corpus_args.corpus}.", "",
+        f"sequences of {corpus_args.max_seq_length} tokens; corpus: {corpus_args.corpus_label}.", "",
         markdown_table(rows, columns), "",
         f"Lowest held-out MLM loss: **{best['rule']}**.", "", f"![curves]({plot.name})", ""])
     write_json_atomically(rows, root / "comparison.json")

@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         return 0
     plot = plot_learning_curves(curves, root / "learning_curves.png", title="Distilled vs gold-only student")
     teacher_names = cache.teacher_names if cache is not None else [t.name for t in teachers]
-    settings = {"corpus": corpus_args.corpus, **data.stats, "teachers": ", ".join(teacher_names),
+    settings = {"corpus": corpus_args.corpus_label, **data.stats, "teachers": ", ".join(teacher_names),
                 "teacher cache": teacher_args.teacher_cache or "none (teachers run at every step)",
                 "weighting": train_args.weighting, "weight temperature": train_args.weight_temperature,
                 "alpha": train_args.alpha, "temperature": train_args.temperature, "steps": train_args.max_steps,

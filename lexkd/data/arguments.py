@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 class CorpusArguments:
     """Where the text comes from and how it becomes MLM sequences."""
 
-    corpus: str = field(
-        default="wordnet",
-        metadata={"help": "Text source: 'wordnet' (all WordNet 3.0 glosses and examples, built in), a .txt/.jsonl "
-                  "file or folder, an archive of ../shared/data/text (.tar.xz, NLTK .zip), or 'hf:NAME' for a "
-                  "Hugging Face dataset."},
+    corpus: list[str] = field(
+        default_factory=lambda: ["wordnet"],
+        metadata={"help": "Text source(s), read one after the other: 'wordnet' (all WordNet 3.0 glosses and examples, "
+                  "built in), a .txt/.jsonl file or folder, an archive of ../shared/data/text (.tar.xz, NLTK .zip), "
+                  "or 'hf:NAME' for a Hugging Face dataset. E.g. --corpus ../shared/data/text/wikitext-2 "
+                  "../shared/data/text/brown.zip wordnet."},
     )
     text_field: str = field(default="text", metadata={"help": "Text column of a .jsonl file or HF dataset."})
     document_separator: str = field(
@@ -40,6 +41,17 @@ class CorpusArguments:
                   "tokenizer trained on the corpus and saved to OUTPUT_DIR/tokenizer."},
     )
     vocab_size: int = field(default=8192, metadata={"help": "Vocabulary size of a tokenizer trained on the corpus."})
+
+    def __post_init__(self):
+        if isinstance(self.corpus, str):  # one source (a YAML scalar, or a caller's string)
+            self.corpus = [self.corpus]
+        if not self.corpus:
+            raise ValueError("--corpus names no source: give at least one (e.g. --corpus wordnet).")
+
+    @property
+    def corpus_label(self) -> str:
+        """The sources as one string for reports, e.g. ``"wikitext-2, brown.zip"``."""
+        return ", ".join(self.corpus)
 
     def corpus_kwargs(self) -> dict:
         return {"text_field": self.text_field, "document_separator": self.document_separator,

@@ -80,7 +80,7 @@ import json
 import random
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -165,7 +165,7 @@ class _Options:
 
 
 def load_corpus(
-    source: str | Path,
+    source: str | Path | Sequence[str | Path],
     *,
     text_field: str = "text",
     document_separator: str = "auto",
@@ -181,7 +181,8 @@ def load_corpus(
     Args:
         source: ``"wordnet"``, ``"hf:NAME"`` or a local path (``.txt`` file, folder of
             ``.txt`` files, ``.jsonl`` file, ``.zip``/``.tar*`` archive); see the module
-            docstring for how each is read.
+            docstring for how each is read. A list of sources gives their documents one after
+            the other, in the order given (each must hold text).
         text_field: JSON key (``.jsonl``) or column (Hugging Face) holding the text.
         document_separator: one of :data:`SEPARATORS`; how text is cut into documents
             (module docstring, *Separators*).
@@ -198,7 +199,7 @@ def load_corpus(
 
     Raises:
         FileNotFoundError: ``source`` is not a keyword and no such path exists.
-        EmptyCorpusError: the source holds no non-empty text.
+        EmptyCorpusError: the source (or one of several) holds no non-empty text.
         ValueError: unknown ``document_separator``, bad ``max_documents``, undecodable
             text (naming file and line), malformed JSON or missing ``text_field``
             (naming file and line), missing Hugging Face column (listing the columns).
@@ -211,6 +212,19 @@ def load_corpus(
     if max_documents is not None and (not isinstance(max_documents, int) or max_documents < 1):
         raise ValueError(f"max_documents must be a positive integer or None, got {max_documents!r}")
     opts = _Options(text_field, document_separator, encoding)
+    if not isinstance(source, (str, Path)):
+        sources = [str(s) for s in source]
+        if not sources:
+            raise ValueError("No corpus source given: name at least one (e.g. --corpus wordnet).")
+        corpus: list[Document] = []
+        for src in sources:
+            if max_documents is not None and len(corpus) >= max_documents:
+                break
+            corpus += load_corpus(src, text_field=text_field, document_separator=document_separator,
+                                  hf_config=hf_config, hf_split=hf_split, encoding=encoding, data_files=data_files,
+                                  hf_kwargs=hf_kwargs,
+                                  max_documents=None if max_documents is None else max_documents - len(corpus))
+        return corpus
     src = str(source)
     if src == "wordnet":
         docs = _iter_wordnet()

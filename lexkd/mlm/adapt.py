@@ -8,6 +8,9 @@ with gold tokens only (plain MLM):
 - ``"top"``: the head and the top ``top_layers`` encoder layers;
 - ``"all"``: the whole model.
 
+With ``keep_layers=K`` the encoder is first cut to its bottom ``K`` layers (the top layers, tuned furthest
+away from token prediction, are dropped), and the mode applies to what remains.
+
 It reports held-out masked-token loss and accuracy before and after (the same fixed masks), and saves
 a complete masked-LM checkpoint (model, tokenizer, model card recording what was adapted) in
 ``args.output_dir/model``, which :func:`lexkd.mlm.teachers.load_teachers` accepts.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoModelForMaskedLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForMaskedLM, PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
 from lexkd.mlm.data import MLMData
 from lexkd.mlm.evaluation import evaluate_model
@@ -27,7 +30,7 @@ from lexkd.models.masked_lm import count_parameters
 from lexkd.utils.cli import args_with
 from lexkd.utils.io import write_json_atomically
 
-__all__ = ["ADAPT_MODES", "adapt_teacher", "freeze_for_adaptation"]
+__all__ = ["ADAPT_MODES", "adapt_teacher", "freeze_for_adaptation", "keep_bottom_layers"]
 
 ADAPT_MODES = ("head", "top", "all")
 
@@ -39,6 +42,20 @@ def _encoder_layers(model: PreTrainedModel):
         raise ValueError(f"Cannot find the encoder layers of a {model.config.model_type!r} model "
                          "(expected base_model.encoder.layer, as BERT and MPNet have).")
     return layers
+
+
+def keep_bottom_layers(model: PreTrainedModel, keep_layers: int) -> PreTrainedModel:
+    """Cut ``model``'s encoder to its bottom ``keep_layers`` layers in place (config updated); return it.
+
+    Raises:
+        ValueError: ``keep_layers`` outside ``[1, num_layers]``.
+    """
+    layers = _encoder_layers(model)
+    if not 1 <= keep_layers <= len(layers):
+        raise ValueError(f"--keep_layers must be in [1, {len(layers)}] (the encoder's layers), got {keep_layers}.")
+    model.base_model.encoder.layer = layers[:keep_layers]
+    model.config.num_hidden_layers = keep_layers
+    return model
 
 
 def freeze_for_adaptation(model: PreTrainedModel, mode: str, top_layers: int = 2) -> int:
@@ -71,6 +88,7 @@ def adapt_teacher(
     *,
     mode: str = "head",
     top_layers: int = 2,
+    keep_layers: int | None = None,
     extra_config: dict | None = None,
 ) -> dict:
     """Fit a masked-LM head (and optionally top layers) on ``encoder``; see the module docstring.
@@ -80,25 +98,38 @@ def adapt_teacher(
         tokenizer: the encoder's tokenizer (``data`` must be tokenised with it).
         data: :func:`lexkd.mlm.data.prepare_mlm_data`'s output (training sequences, fixed held-out masks).
         args: training settings (``alpha`` is forced to 0: gold tokens only).
+        mode, top_layers: what trains (module docstring).
+        keep_layers: cut the encoder to its bottom layers first (None: keep all).
 
     Returns:
-        ``{"before": ..., "after": ..., "mode", "top_layers", "trainable_parameters", "parameters"}``, the
-        held-out scores of :class:`lexkd.mlm.evaluation.MaskedLMEvaluator` before and after; also written
-        to ``args.output_dir/adaptation.json``.
+        ``{"before": ..., "after": ..., "mode", "top_layers", "keep_layers", "trainable_parameters",
+        "parameters", "train_cpu_seconds", "train_wall_seconds", "train_steps", "train_tokens"}``: the held-out scores of
+        :class:`lexkd.mlm.evaluation.MaskedLMEvaluator` before and after, and the cost of training (CPU
+        seconds of this process in training, all threads, evaluations excluded; wall seconds with them;
+        tokens = steps x batch x sequence length). Also written to
+        ``args.output_dir/adaptation.json``.
 
     Raises:
-        ValueError: an unknown mode or ``top_layers`` out of range.
+        ValueError: an unknown mode, or ``top_layers``/``keep_layers`` out of range.
     """
+    set_seed(args.seed)  # the new head's initialisation, hence "before", is reproducible
     model = AutoModelForMaskedLM.from_pretrained(encoder)
+    if keep_layers is not None:
+        keep_bottom_layers(model, keep_layers)
     trainable = freeze_for_adaptation(model, mode, top_layers)
     before = evaluate_model(model, data.validation, tokenizer, desc="Held-out, before adaptation")
     adaptation = {"encoder": str(encoder), "mode": mode, "top_layers": top_layers if mode == "top" else None,
-                  "trainable_parameters": trainable, "parameters": count_parameters(model)}
+                  "keep_layers": keep_layers, "trainable_parameters": trainable, "parameters": count_parameters(model)}
+    what = f"mode {mode}" + (f", top {top_layers} layers" if mode == "top" else "")
+    if keep_layers is not None:
+        what = f"bottom {keep_layers} layers kept, " + what
     after = train_masked_lm(model, tokenizer, data, args_with(args, alpha=0.0), extra_config={
-        "base_model": f"{encoder} (MLM head fitted: mode {mode}" + (f", top {top_layers} layers)" if mode == "top" else ")"),
-        "adaptation": adaptation, **(extra_config or {})})
+        "base_model": f"{encoder} (MLM head fitted: {what})", "adaptation": adaptation, **(extra_config or {})})
+    cost = {"train_cpu_seconds": after["train_cpu_s"], "train_wall_seconds": after["train_runtime_s"],
+            "train_steps": args.max_steps, "train_tokens": args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps
+            * args.world_size * len(data.train[0]["input_ids"])}
     model.requires_grad_(True)
-    results = {"before": before, "after": after, **adaptation}
+    results = {"before": before, "after": after, **adaptation, **cost}
     if args.should_save:
         write_json_atomically(results, Path(args.output_dir) / "adaptation.json")
     return results

@@ -59,13 +59,15 @@ def prepare_validation_set(
     eval_masking_seed: int = 1234,
     max_eval_sequences: int | None = None,
 ) -> datasets.Dataset:
-    """The held-out split of :func:`prepare_mlm_data`: tokenised, cut to its first
-    ``max_eval_sequences`` sequences, and masked once with ``eval_masking_seed``.
+    """The held-out split of :func:`prepare_mlm_data`: tokenised, cut to ``max_eval_sequences``
+    sequences evenly spaced over it (so that every source of a several-source corpus is represented
+    by its share of text), and masked once with ``eval_masking_seed``.
 
     The one builder of the held-out MLM set: LMGC-M (:mod:`lexkd.lexical.job`) scores its student
     on it too, so with the same settings its losses compare with the MLM job's.
     """
     validation = tokenize_texts(flatten(validation_documents), tokenizer, max_seq_length=max_seq_length, line_by_line=line_by_line)
     if max_eval_sequences is not None and len(validation) > max_eval_sequences:
-        validation = validation.select(range(max_eval_sequences))
+        step = len(validation) / max_eval_sequences  # > 1: evenly spaced, distinct, in order
+        validation = validation.select([int(i * step) for i in range(max_eval_sequences)])
     return mask_once(validation, tokenizer, mlm_probability=mlm_probability, seed=eval_masking_seed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -173,10 +174,21 @@ class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
             teacher.model.eval().requires_grad_(False).to(self.args.device)
         self.masking_collator = None
         self.train_batches_masked = 0
+        self.evaluation_cpu_seconds = self.train_cpu_seconds = 0.0
         if isinstance(self.data_collator, MaskedLMCollator) and self.data_collator.seed is not None:
             self.masking_collator, self.data_collator = self.data_collator, self.data_collator.pad
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        """``Trainer.train``; also sets :attr:`train_cpu_seconds`: this process's CPU time (all threads) in
+        training, without the periodic evaluations (for a resumed run, the resumed part only)."""
+        self.evaluation_cpu_seconds = 0.0
+        start = time.process_time()
+        try:
+            return self._train(resume_from_checkpoint, **kwargs)
+        finally:
+            self.train_cpu_seconds = time.process_time() - start - self.evaluation_cpu_seconds
+
+    def _train(self, resume_from_checkpoint, **kwargs):
         if resume_from_checkpoint:
             if resume_from_checkpoint is True:
                 resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
@@ -252,8 +264,10 @@ class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        start = time.process_time()  # kept apart, so that train() reports the CPU time of training alone
         dataloader = self.get_eval_dataloader(eval_dataset)
         scores = evaluate_masked_lm(self.model, dataloader, accelerator=self.accelerator)
+        self.evaluation_cpu_seconds += time.process_time() - start
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items()}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)

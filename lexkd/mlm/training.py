@@ -68,7 +68,8 @@ def train_masked_lm(
 
     Returns:
         The final evaluation: ``loss``, ``perplexity``, ``accuracy``, ``masked_tokens``,
-        ``parameters``, ``train_runtime_s``.
+        ``parameters``, ``train_runtime_s`` (wall seconds of training, periodic evaluations included),
+        ``train_cpu_s`` (this process's CPU seconds in training, all threads, evaluations excluded), ``steps``.
 
     Raises:
         FileNotFoundError: ``resume`` with no checkpoint in the run folder.
@@ -104,7 +105,8 @@ def train_masked_lm(
     runtime = time.perf_counter() - start
     final = trainer.evaluate()
     results = {k.removeprefix("eval_"): v for k, v in final.items()}
-    results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1), steps=trainer.state.global_step)
+    results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1),
+                   train_cpu_s=round(trainer.train_cpu_seconds, 1), steps=trainer.state.global_step)
     if trainer.is_world_process_zero():
         model.config.lexkd = {"alpha": args.alpha, "weighting": args.weighting, "temperature": args.temperature,
                               "teachers": teacher_names}

@@ -47,6 +47,9 @@ def parse_args(dataclass_types: tuple, argv: list[str] | None = None, defaults: 
     if config_path is not None:
         merged.update(_read_config(parser, config_path))
     known = {action.dest for action in parser._actions}
+    # a YAML scalar for a list flag (``teachers: path/one``) is a one-item list, not a list of characters
+    list_flags = {action.dest for action in parser._actions if action.nargs in ("+", "*")}
+    merged = {k: [v] if k in list_flags and isinstance(v, str) else v for k, v in merged.items()}
     parser.set_defaults(**{k: v for k, v in merged.items() if k in known})
     namespace = parser.parse_args(argv)
     del namespace.config
