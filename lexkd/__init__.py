@@ -35,9 +35,11 @@ _EXPORTS = {
     "load_corpus": "lexkd.data.corpora", "split_documents": "lexkd.data.corpora",
     "MaskedLMCollator": "lexkd.data.collators", "mask_once": "lexkd.data.collators",
     "load_or_train_tokenizer": "lexkd.data.tokenization",
+    "VocabularyMap": "lexkd.data.vocabulary_map", "vocabulary_map": "lexkd.data.vocabulary_map",
     # the MLM path
     "Teacher": "lexkd.mlm.teachers", "load_teachers": "lexkd.mlm.teachers", "combine_teachers": "lexkd.mlm.teachers",
-    "WEIGHTING_RULES": "lexkd.mlm.teachers", "VocabularyMismatchError": "lexkd.data.tokenization",
+    "WEIGHTING_RULES": "lexkd.mlm.teachers", "match_vocabularies": "lexkd.mlm.teachers",
+    "adapt_teacher": "lexkd.mlm.adapt", "VocabularyMismatchError": "lexkd.data.tokenization",
     "DistillationArguments": "lexkd.mlm.trainer", "MultiTeacherDistillationTrainer": "lexkd.mlm.trainer",
     "TeacherCache": "lexkd.mlm.cache_reader", "build_teacher_cache": "lexkd.mlm.cache",
     "MaskedLMEvaluator": "lexkd.mlm.evaluation", "train_masked_lm": "lexkd.mlm.training",

@@ -69,3 +69,14 @@ def test_an_encoder_without_head_gives_a_student_with_a_fresh_head(tmp_path, tok
     encoder.save_pretrained(tmp_path / "encoder")
     student = student_from_layers(tmp_path / "encoder", [1])
     assert torch.equal(student.bert.encoder.layer[0].attention.self.key.weight, encoder.encoder.layer[1].attention.self.key.weight)
+
+
+def test_a_student_source_with_another_vocabulary_than_the_job_tokenizer_is_refused(source, tokenizer, texts):
+    from lexkd.data.tokenization import VocabularyMismatchError, train_wordpiece_tokenizer
+
+    _, path = source
+    other = train_wordpiece_tokenizer(texts, vocab_size=60, min_frequency=1)
+    with pytest.raises(VocabularyMismatchError, match=f"pass --tokenizer {path}"):
+        make_student(StudentArguments(student_init_from=path), other)
+    with pytest.raises(VocabularyMismatchError, match="another vocabulary"):
+        make_student(StudentArguments(student=path), other)

@@ -24,10 +24,10 @@ from transformers import AutoTokenizer
 
 from lexkd.data.arguments import CorpusArguments
 from lexkd.data.corpora import flatten, load_split_corpus
-from lexkd.data.tokenization import check_vocabularies, tokenize_texts
+from lexkd.data.tokenization import tokenize_texts
 from lexkd.mlm.arguments import TeacherCacheArguments
 from lexkd.mlm.cache import build_teacher_cache
-from lexkd.mlm.teachers import load_teachers
+from lexkd.mlm.teachers import corpus_sample, load_teachers, match_vocabularies
 from lexkd.models.masked_lm import check_local_model
 from lexkd.utils.cli import parse_args, run_cli
 
@@ -41,10 +41,10 @@ def main(argv=None) -> int:
         check_local_model(name, role=f"teacher {name!r}")
     tokenizer = AutoTokenizer.from_pretrained(corpus_args.tokenizer or cache_args.teachers[0])
     teachers = load_teachers(cache_args.teachers, dtype=cache_args.teacher_dtype)
-    check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
     # The same training split and sequences as scripts/pretrain_multiteacher.py with these corpus flags.
     train_docs, _ = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
                                       seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    match_vocabularies(tokenizer, teachers, corpus_sample(flatten(train_docs)))
     train = tokenize_texts(flatten(train_docs), tokenizer, max_seq_length=corpus_args.max_seq_length,
                            line_by_line=corpus_args.line_by_line)
     meta = build_teacher_cache(

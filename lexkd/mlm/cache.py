@@ -159,8 +159,9 @@ def _cache_rows(teachers: Sequence[Teacher], masker, examples: list[dict], indic
     with_types = "token_type_ids" in examples[0]
     token_types = _pad([torch.tensor(ex["token_type_ids"]) for ex in examples], 0).to(device) if with_types else None
     is_masked = label_ids != -100  # (B, T); row-major order of masked positions = the order of q's rows
-    logits = [masked_lm_logits(t.model, input_ids.to(device), is_masked.to(device), attention.to(device), token_types)
-              for t in teachers]  # K x (N, V)
+    logits = [masked_lm_logits(t.model, input_ids.to(device), is_masked.to(device), attention.to(device), token_types,
+                               vocabulary_map=t.vocabulary_map)
+              for t in teachers]  # K x (N, V), over the student's ids
     gold = label_ids[is_masked]  # (N,)
     q, weights = combine_teachers(logits, rule=config["weighting"], temperature=config["temperature"],
                                   weight_temperature=config["weight_temperature"], labels=gold.to(device))

@@ -110,12 +110,33 @@ def train_teacher(
     return model_dir, True
 
 
+def _check_student_vocabulary(source: str, tokenizer: PreTrainedTokenizerBase) -> None:
+    """The job's data must be tokenised with the vocabulary the student's embeddings were trained on."""
+    from transformers import AutoTokenizer
+
+    from lexkd.data.tokenization import VocabularyMismatchError
+
+    try:
+        own = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError):  # a checkpoint without tokenizer files: nothing to compare
+        return
+    if own.get_vocab() != tokenizer.get_vocab():
+        raise VocabularyMismatchError(
+            f"The student {source!r} was trained with another vocabulary ({len(own)} tokens) than the job's tokenizer "
+            f"({len(tokenizer)} tokens, from --tokenizer or the first teacher): pass --tokenizer {source}, so that the "
+            "data is tokenised as the student's embeddings expect (teachers numbering the same tokens differently "
+            "are mapped onto it).")
+
+
 def make_student(student_args, tokenizer: PreTrainedTokenizerBase, *, seed: int = 42) -> PreTrainedModel:
     """The student of :class:`lexkd.utils.cli.StudentArguments`: from a checkpoint, or built from its size."""
     from transformers import AutoConfig
 
     from lexkd.models.masked_lm import build_student, load_masked_lm, student_from_layers
 
+    source = student_args.student or student_args.student_init_from
+    if source:
+        _check_student_vocabulary(source, tokenizer)
     if student_args.student:
         return load_masked_lm(student_args.student, role="student")
     if student_args.student_init_from:
@@ -152,8 +173,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
     """
     from transformers import AutoTokenizer
 
-    from lexkd.data.tokenization import check_vocabularies, load_or_train_tokenizer
-    from lexkd.mlm.teachers import load_teachers
+    from lexkd.data.tokenization import load_or_train_tokenizer
+    from lexkd.mlm.teachers import corpus_sample, load_teachers, match_vocabularies
     from lexkd.models.masked_lm import check_local_model
 
     root = Path(train_args.output_dir)
@@ -191,7 +212,7 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
             logger.info("%s %s (%s)", "Trained" if trained else "Reusing", spec.name, folder)
             names.append(str(folder))
     teachers = load_teachers(names, device=train_args.device, dtype=teacher_args.teacher_dtype)
-    check_vocabularies(tokenizer, {t.name: t.tokenizer for t in teachers}, {t.name: t.model for t in teachers})
+    match_vocabularies(tokenizer, teachers, corpus_sample(flatten(train_docs)))
     logger.info("Data: %s", data.stats)
     return tokenizer, data, teachers
 
@@ -200,6 +221,7 @@ def evaluate_teachers(teachers: Sequence[Teacher], data: MLMData, tokenizer) -> 
     """Held-out MLM scores and parameter count of each teacher, by its label."""
     results = {}
     for teacher in teachers:
-        scores = evaluate_model(teacher.model, data.validation, tokenizer, desc=f"Evaluating {teacher.label}")
+        scores = evaluate_model(teacher.model, data.validation, tokenizer, desc=f"Evaluating {teacher.label}",
+                                vocabulary_map=teacher.vocabulary_map)
         results[teacher.label] = {**scores, "parameters": count_parameters(teacher.model)}
     return results

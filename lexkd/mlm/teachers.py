@@ -13,15 +13,19 @@ Combining teachers happens here, never inside a loss (style guide, convention 4)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies  # noqa: F401  (raised for teachers)
+from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies
+from lexkd.data.vocabulary_map import VocabularyMap, check_segmentation, vocabulary_map
 from lexkd.models.masked_lm import load_masked_lm, masked_lm_logits
 from lexkd.utils.hub import model_label
+
+logger = logging.getLogger(__name__)
 
 
 def _uniform(teacher_probs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -133,12 +137,15 @@ TEACHER_DTYPES = ("float32", "bfloat16", "float16", "int8")
 
 @dataclass
 class Teacher:
-    """A loaded teacher: its name (path or hub id), model (eval mode, frozen), tokenizer and precision."""
+    """A loaded teacher: its name (path or hub id), model (eval mode, frozen), tokenizer, precision, and the
+    map of the student's token ids onto its own (None when they share one vocabulary)."""
 
     name: str
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     dtype: str = "float32"
+    vocabulary_map: VocabularyMap | None = None
+    """Set by :func:`match_vocabularies` when the teacher numbers the student's tokens differently."""
 
     @property
     def label(self) -> str:
@@ -176,6 +183,41 @@ def load_teachers(names: Sequence[str], *, device: torch.device | str = "cpu", d
     return teachers
 
 
+def match_vocabularies(tokenizer: PreTrainedTokenizerBase, teachers: Sequence[Teacher], sample_texts: Sequence[str] = ()
+                       ) -> list[Teacher]:
+    """Check each teacher's vocabulary against the student's ``tokenizer``; map it where it can be mapped.
+
+    A teacher with the student's vocabulary (same strings at the same ids) is used as it is. A teacher
+    whose vocabulary holds the same token strings under other ids (all-mpnet-base-v2 against a BERT
+    vocabulary) gets a :class:`lexkd.data.vocabulary_map.VocabularyMap` (``teacher.vocabulary_map``) after
+    checking that it segments ``sample_texts`` (a sample of the corpus) as the student's tokenizer does.
+
+    Returns:
+        ``teachers`` (the same objects, maps set).
+
+    Raises:
+        VocabularyMismatchError: a teacher whose vocabulary maps only in part, that segments a sample text
+            differently (naming the text), or whose output layer has fewer rows than its vocabulary.
+    """
+    for teacher in teachers:
+        if teacher.tokenizer.get_vocab() == tokenizer.get_vocab():
+            check_vocabularies(tokenizer, {teacher.name: teacher.tokenizer}, {teacher.name: teacher.model})
+            continue
+        mapping = vocabulary_map(tokenizer, teacher.tokenizer, teacher.name)
+        check_vocabularies(teacher.tokenizer, {teacher.name: teacher.tokenizer}, {teacher.name: teacher.model})
+        checked = check_segmentation(tokenizer, teacher.tokenizer, sample_texts, mapping, teacher.name)
+        teacher.vocabulary_map = mapping
+        logger.info("Teacher %s numbers the student's %d tokens differently: its ids are mapped by token string "
+                    "(same segmentation on %d corpus texts).", teacher.label, len(tokenizer), checked)
+    return list(teachers)
+
+
+def corpus_sample(texts: Sequence[str], size: int = 2000) -> list[str]:
+    """``size`` texts evenly spaced over ``texts`` (all of them when fewer), for :func:`match_vocabularies`."""
+    step = max(1, len(texts) // size)
+    return list(texts[::step][:size])
+
+
 def _in_precision(model: PreTrainedModel, dtype: str) -> PreTrainedModel:
     if dtype in ("bfloat16", "float16"):
         return model.to(getattr(torch, dtype))
@@ -187,7 +229,8 @@ def _in_precision(model: PreTrainedModel, dtype: str) -> PreTrainedModel:
 @torch.inference_mode()
 def _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature):
     logits = [
-        masked_lm_logits(t.model, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
+        masked_lm_logits(t.model, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"),
+                         vocabulary_map=t.vocabulary_map)
         for t in teachers
     ]
     return combine_teachers(logits, rule=rule, temperature=temperature, weight_temperature=weight_temperature, labels=gold)

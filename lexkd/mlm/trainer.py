@@ -79,7 +79,8 @@ def _inner_model(model: torch.nn.Module) -> PreTrainedModel:
 
 
 @torch.inference_mode()
-def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, desc: str = "Evaluating") -> dict[str, float]:
+def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, desc: str = "Evaluating",
+                       vocabulary_map=None) -> dict[str, float]:
     """MLM loss (nats per masked token), perplexity and masked-token accuracy of a masked LM.
 
     Args:
@@ -89,6 +90,8 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
             ``attention_mask``/``token_type_ids``, e.g. from :func:`lexkd.data.collators.mask_once`.
         accelerator: when given, batches are moved to its device and sums are gathered over
             processes.
+        vocabulary_map: a :class:`lexkd.data.vocabulary_map.VocabularyMap` for a model (a teacher) that
+            numbers the batches' tokens differently.
 
     Returns:
         ``{"loss", "perplexity", "accuracy", "masked_tokens"}``.
@@ -107,7 +110,8 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
                              "lexkd.data.collators.mask_once (every model is then scored on the same positions).")
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         masked = batch["labels"] != -100
-        logits = masked_lm_logits(inner, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"))
+        logits = masked_lm_logits(inner, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"),
+                                  vocabulary_map=vocabulary_map)
         gold = batch["labels"][masked]
         totals[0] += torch.nn.functional.cross_entropy(logits.float(), gold, reduction="sum").double()
         totals[1] += (logits.argmax(-1) == gold).sum()

@@ -58,6 +58,7 @@ MASKED_HEADS = {
     "camembert": _roberta_head,
     "distilbert": _distilbert_head,
     "electra": _electra_head,
+    "mpnet": _roberta_head,  # MPNetForMaskedLM.lm_head: dense, GELU, layer norm, decoder (as RoBERTa's)
 }
 _warned_types: set[str] = set()
 
@@ -68,23 +69,33 @@ def masked_lm_logits(
     masked: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     token_type_ids: torch.Tensor | None = None,
+    *,
+    vocabulary_map=None,
 ) -> torch.Tensor:
     """Logits of a masked LM at the positions ``masked`` selects, computing its output layer there only.
 
     Args:
-        model: an ``AutoModelForMaskedLM`` instance (BERT, RoBERTa, XLM-R, CamemBERT, DistilBERT
-            and ELECTRA heads are applied at masked positions only; other types run their full
+        model: an ``AutoModelForMaskedLM`` instance (BERT, RoBERTa, XLM-R, CamemBERT, DistilBERT,
+            ELECTRA and MPNet heads are applied at masked positions only; other types run their full
             head and gather, logged once as a warning).
         input_ids: ``(batch_size, seq_len)`` token ids.
         masked: ``(batch_size, seq_len)`` bool, True at the positions to predict.
         attention_mask, token_type_ids: ``(batch_size, seq_len)`` or None.
+        vocabulary_map: a :class:`lexkd.data.vocabulary_map.VocabularyMap` when ``model`` numbers the
+            tokens of ``input_ids`` differently: ids are translated on the way in and the logits come back
+            over the ids of ``input_ids``' vocabulary.
 
     Returns:
         ``(N, vocab_size)`` logits, ``N = masked.sum()``, in row-major order of ``masked``
-        (the order of ``labels[masked]``).
+        (the order of ``labels[masked]``); ``vocab_size`` is the vocabulary of ``input_ids``.
     """
+    if vocabulary_map is not None:
+        input_ids = vocabulary_map.teacher_ids(input_ids)  # (B, T) in the model's own ids
+        logits = masked_lm_logits(model, input_ids, masked, attention_mask, token_type_ids)  # (N, V_model)
+        return vocabulary_map.student_logits(logits)  # (N, V)
     kwargs = {"attention_mask": attention_mask}
-    if token_type_ids is not None and model.config.model_type not in ("roberta", "xlm-roberta", "camembert", "distilbert"):
+    if token_type_ids is not None and model.config.model_type not in ("roberta", "xlm-roberta", "camembert", "distilbert",
+                                                                      "mpnet"):
         kwargs["token_type_ids"] = token_type_ids
     head = MASKED_HEADS.get(model.config.model_type)
     if head is None:
