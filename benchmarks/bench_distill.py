@@ -12,6 +12,8 @@ replace torch:  pip install textbrewer -c constraints.txt  (a file holding `torc
 Example:
     python benchmarks/bench_distill.py                       # everything, the defaults below
     python benchmarks/bench_distill.py --methods floor cached online --steps 100
+    python benchmarks/bench_distill.py --output_dir runs/bench-real --methods floor cached online \
+        --teachers runs/adaptation-study/minilm-all/model runs/adaptation-study/mpnet-top2/model
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class BenchArguments:
                             metadata={"help": "WordPiece vocabulary file (one token per line)."})
     max_documents: int | None = field(default=None, metadata={"help": "Read at most this many documents."})
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per sequence."})
+    teachers: list[str] = field(default_factory=list, metadata={
+        "help": "Teacher folders (masked LMs with the --vocab_file vocabulary, or one that maps onto it by token "
+                "string, e.g. an adapted all-mpnet-base-v2). Default: two small BERT teachers trained here."})
     teacher_steps: int = field(default=600, metadata={"help": "Training steps of each teacher trained here (reused later)."})
     methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": f"Methods to run, of: {', '.join(METHODS)}."})
     steps: int = field(default=300, metadata={"help": "Training steps of floor, online and cached (held-out loss compared)."})

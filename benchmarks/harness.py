@@ -204,6 +204,14 @@ def _run_textbrewer(config, student, teachers, rows, collator, steps, output_dir
     return loader.stamps[: steps + 1]
 
 
+def _mapped(teachers, tokenizer):
+    """The teachers with their vocabulary checked against the student's (a teacher numbering the same tokens
+    differently, such as all-mpnet-base-v2 against BERT's vocabulary, is mapped), as the jobs do."""
+    from lexkd.mlm.teachers import match_vocabularies
+
+    return match_vocabularies(tokenizer, teachers)
+
+
 def run_method(name: str, config: BenchConfig, steps: int) -> dict:
     """Train the benchmark's student ``steps`` steps with one method; time it and score it.
 
@@ -235,7 +243,7 @@ def run_method(name: str, config: BenchConfig, steps: int) -> dict:
     if name == "textbrewer":  # as its users load them: plain masked LMs
         teachers = [AutoModelForMaskedLM.from_pretrained(path).eval() for path in config.teachers]
     else:
-        teachers = load_teachers(config.teachers) if name in ("online", "naive") else []
+        teachers = _mapped(load_teachers(config.teachers), tokenizer) if name in ("online", "naive") else []
     timer = StepTimes()
     with tempfile.TemporaryDirectory() as tmp:
         ordered = OrderedRows(rows, with_targets=name == "cached")
@@ -295,7 +303,8 @@ def _build_worker(kwargs: dict, queue) -> None:
 
     try:
         start = time.perf_counter()
-        build_teacher_cache(load_teachers(kwargs["teachers"]), AutoTokenizer.from_pretrained(kwargs["tokenizer"]),
+        tokenizer = AutoTokenizer.from_pretrained(kwargs["tokenizer"])
+        build_teacher_cache(_mapped(load_teachers(kwargs["teachers"]), tokenizer), tokenizer,
                             datasets.load_from_disk(kwargs["train_dir"]), kwargs["cache_dir"], top_k=kwargs["top_k"],
                             num_maskings=kwargs["num_maskings"], rule=kwargs["weighting"],
                             temperature=kwargs["temperature"], masking_seed=kwargs["seed"],
@@ -384,7 +393,8 @@ def prepare(args, root: Path):
 
     Args:
         args: the script's ``BenchArguments`` (vocab_file, corpus, max_documents, max_seq_length,
-            teacher_steps, top_k, num_maskings, seed).
+            teachers (given teacher folders; none: two trained here for teacher_steps), top_k,
+            num_maskings, seed).
         root: the benchmark's folder.
 
     Returns:
@@ -409,8 +419,8 @@ def prepare(args, root: Path):
         if not (root / name / "dataset_info.json").is_file():
             with atomic_directory(root / name) as tmp:
                 split.save_to_disk(str(tmp))
-    teachers = []
-    for spec in BENCH_TEACHERS:
+    teachers = list(args.teachers)
+    for spec in BENCH_TEACHERS if not teachers else ():
         teacher_args = DistillationArguments(
             output_dir=str(root / "teachers" / spec.name), max_steps=args.teacher_steps, per_device_train_batch_size=32,
             learning_rate=5e-4, warmup_steps=50, logging_steps=50, save_steps=200, save_total_limit=1,
@@ -420,7 +430,8 @@ def prepare(args, root: Path):
     build_path, meta_path = root / "cache_build.json", root / "cache" / META_NAME
     wanted = {"top_k": args.top_k, "num_maskings": args.num_maskings, "masking_seed": args.seed}
     built = json.loads(meta_path.read_text())["config"] if meta_path.is_file() else None
-    stale = built is not None and any(built.get(key) != value for key, value in wanted.items())
+    stale = built is not None and (any(built.get(key) != value for key, value in wanted.items())
+                                   or [t["name"] for t in built["teachers"]] != teachers)
     if stale:
         logging.info("Rebuilding %s: it was built with %s, this run asks for %s", root / "cache",
                      {key: built.get(key) for key in wanted}, wanted)

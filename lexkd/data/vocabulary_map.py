@@ -137,7 +137,7 @@ def check_segmentation(student: PreTrainedTokenizerBase, teacher: PreTrainedToke
     for text, ours, theirs in zip(texts, student_ids, teacher_ids, strict=True):
         mapped = ours if mapping is None else mapping.to_teacher[torch.tensor(ours, dtype=torch.long)].tolist()
         if mapped != theirs:
-            at = next((i for i, (a, b) in enumerate(zip(mapped, theirs)) if a != b), min(len(mapped), len(theirs)))
+            at = next((i for i, (a, b) in enumerate(zip(mapped, theirs, strict=False)) if a != b), min(len(mapped), len(theirs)))
             raise VocabularyMismatchError(
                 f"Teacher {teacher_name!r} segments this corpus text differently from the student's tokenizer "
                 f"(at token {at}: student {student.convert_ids_to_tokens(ours[at:at + 3])} vs teacher "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies
+from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies  # noqa: F401  (raised for teachers)
 from lexkd.data.vocabulary_map import VocabularyMap, check_segmentation, vocabulary_map
 from lexkd.models.masked_lm import load_masked_lm, masked_lm_logits
 from lexkd.utils.hub import model_label
