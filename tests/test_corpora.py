@@ -133,17 +133,6 @@ def test_corpus_arguments_take_one_source_or_several():
     assert parse_args((CorpusArguments,), [])[0].corpus == ["wordnet"]
 
 
-def test_yaml_scalar_for_a_list_flag_is_one_item(tmp_path):
-    from lexkd.data.arguments import CorpusArguments
-    from lexkd.mlm.arguments import TeacherArguments
-    from lexkd.utils.cli import parse_args
-
-    config = tmp_path / "job.yaml"
-    config.write_text("corpus: ../text/brown.zip\nteachers: path/to/one\n")
-    corpus, teachers = parse_args((CorpusArguments, TeacherArguments), ["--config", str(config)])
-    assert corpus.corpus == ["../text/brown.zip"] and teachers.teachers == ["path/to/one"]
-
-
 # --------------------------------------------------------------------------- jsonl
 
 

@@ -40,7 +40,7 @@ def parse_args(dataclass_types: tuple, argv: list[str] | None = None, defaults: 
             config file, or unknown keys in it, with the valid flag names.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(dataclass_types)
+    parser = HfArgumentParser(dataclass_types, allow_abbrev=False)  # --alph is an error, not --alpha
     parser.add_argument("--config", type=str, default=None, help="YAML file of flag defaults (flag names as keys).")
     config_path = parser.parse_known_args(argv)[0].config
     merged = dict(defaults or {})

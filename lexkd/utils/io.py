@@ -2,8 +2,9 @@
 
 Every file is written to a temporary name beside its destination and renamed into place with
 ``os.replace`` (atomic on POSIX and Windows within one file system); every folder is built under a
-temporary sibling name and renamed likewise. A crash mid-write leaves a hidden ``.name.*`` temporary,
-never a destination that looks finished. Locks come from the ``filelock`` package, which works on
+temporary sibling name and renamed likewise. A crash mid-write leaves a hidden
+``.name.tmp-HOST-PID-*`` temporary, never a destination that looks finished; the next write of the same
+destination removes the temporaries of processes of this host that no longer run. Locks come from the ``filelock`` package, which works on
 every platform (``fcntl`` where it exists, ``msvcrt`` on Windows).
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +40,51 @@ def _umask() -> int:
     return umask
 
 
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_")
+
+
+def _temporary_prefix(name: str) -> str:
+    """``.NAME.tmp-HOST-PID-``: a temporary sibling that says which process made it."""
+    return f".{name}.tmp-{_HOST}-{os.getpid()}-"
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove temporaries of ``path`` left by processes of this host that no longer run (killed mid-write)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp-{re.escape(_HOST)}-(\d+)-")
+    for sibling in path.parent.glob(f".{path.name}.tmp-*"):
+        match = pattern.match(sibling.name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        if sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
+        else:
+            sibling.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else (or a platform without signals): keep its files
+        return True
+    return True
+
+
+def _apply_umask(folder: Path) -> None:
+    """Give a folder built under a temporary name the modes the process umask gives new files and folders
+    (``mkdtemp`` makes folders 0700; some writers, e.g. transformers' safetensors save, make files 0600)."""
+    umask = _umask()
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)
+    os.chmod(folder, 0o777 & ~umask)
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], *, binary: bool = False) -> Path:
     """Run ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``.
 
@@ -50,7 +98,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], *, bi
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if binary else "w"
     encoding = None if binary else "utf-8"
-    handle = tempfile.NamedTemporaryFile(mode, encoding=encoding, dir=path.parent, prefix=f".{path.name}.", delete=False)
+    _remove_stale_temporaries(path)
+    handle = tempfile.NamedTemporaryFile(mode, encoding=encoding, dir=path.parent, prefix=_temporary_prefix(path.name),
+                                         delete=False)
     try:
         with handle:
             write(handle)
@@ -78,14 +128,16 @@ def atomic_directory(directory: str | os.PathLike) -> Iterator[Path]:
 
     Usage: ``with atomic_directory(out) as tmp: write files into tmp``. An existing ``directory``
     is replaced only once the new one is complete; on an error the temporary folder is removed
-    and ``directory`` is left as it was.
+    and ``directory`` is left as it was. The finished folder and everything in it get the modes of
+    the process umask. Temporaries of ``directory`` left by a killed process are removed first.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    _remove_stale_temporaries(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(directory.name), dir=directory.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates the folder 0700
+        _apply_umask(tmp)
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
             os.replace(directory, old)
