@@ -198,6 +198,20 @@ def test_undecodable_names_file_and_line(tmp_path):
     assert load_corpus(path, encoding="latin-1", document_separator="line")[-1] == ["café"]
 
 
+def test_the_encoding_error_names_the_flag_every_corpus_script_has(tmp_path):
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.data.corpora import load_split_corpus
+    from lexkd.utils.cli import parse_args
+
+    path = write(tmp_path / "latin.txt", "\n".join(f"line {i} caf\xe9" for i in range(8)).encode("latin-1"))
+    (args,) = parse_args((CorpusArguments,), ["--corpus", str(path), "--document_separator", "line"])
+    with pytest.raises(ValueError, match="pass --encoding"):
+        load_split_corpus(args.corpus, validation_fraction=0.25, seed=1, **args.corpus_kwargs())
+    (args,) = parse_args((CorpusArguments,), ["--corpus", str(path), "--document_separator", "line", "--encoding", "latin-1"])
+    train, val = load_split_corpus(args.corpus, validation_fraction=0.25, seed=1, **args.corpus_kwargs())
+    assert len(train) + len(val) == 8 and "café" in train[0][0] + val[0][0]
+
+
 def test_utf8_bom_and_control_characters_removed(tmp_path):
     path = write(tmp_path / "bom.txt", "\ufeffFirst\x03 line\nSecond\n".encode())
     assert load_corpus(path) == [["First line"], ["Second"]]

@@ -133,7 +133,7 @@ def test_missing_paths_and_hub_failure(tmp_path, monkeypatch, student_checkpoint
 
 
 def test_load_seq2seq_refuses_a_bert_checkpoint(student_checkpoint):
-    with pytest.raises(ValueError, match="build_bert2bert"):
+    with pytest.raises(ValueError, match="pass it as --teacher_init instead of --teacher.*build_bert2bert"):
         load_seq2seq(student_checkpoint)
 
 

@@ -703,3 +703,14 @@ def test_cache_fed_trainer_refuses_a_training_batch_without_targets(tmp_path, to
     trainer.model.train()
     with pytest.raises(ValueError, match="CachedTargetCollator"):
         trainer.compute_loss(trainer.model, {k: v for k, v in batch.items() if k not in CACHED_TARGET_KEYS})
+
+
+def test_a_malformed_cache_meta_is_named(tmp_path, cache_path):
+    from lexkd.mlm.cache import TeacherCacheError
+    from lexkd.mlm.cache_reader import TeacherCache
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(cache_path, damaged)
+    (damaged / META_NAME).write_text('{"config": {"top_k": 3')  # torn
+    with pytest.raises(TeacherCacheError, match=rf"{META_NAME} is not valid JSON.*Rebuild it"):
+        TeacherCache.open(damaged)

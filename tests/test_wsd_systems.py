@@ -193,3 +193,32 @@ def test_the_gold_key_is_found_beside_the_data(tmp_path):
     (tmp_path / "semcor.gold.key.txt").write_text("")
     assert default_key_file(str(data)) == str(tmp_path / "semcor.gold.key.txt")
     assert default_key_file(tmp_path / "other.xml") is None
+
+
+@pytest.mark.slow
+def test_eval_wsd_has_the_allow_missing_keys_flag_its_error_names(real_wordnet, wsd_files, tmp_path, capsys):
+    data, gold = wsd_files
+    partial = tmp_path / "partial.key.txt"
+    partial.write_text("".join(FIXTURE_GOLD.splitlines(keepends=True)[:3]))  # two instances unkeyed
+    argv = ["--model", "first_sense", "--data", str(data), "--gold", str(partial), "--output", str(tmp_path / "out.key")]
+    assert run_named_script("eval_wsd", argv) == 2
+    assert "pass --allow_missing_keys (scripts/eval_wsd.py)" in capsys.readouterr().err
+    assert run_named_script("eval_wsd", argv + ["--allow_missing_keys"]) == 0
+    assert len((tmp_path / "out.key").read_text().splitlines()) == 3  # the keyed instances only
+
+
+def test_a_mistyped_baseline_is_suggested_not_looked_up_on_the_hub(monkeypatch):
+    import lexkd.tasks.wsd.systems as systems
+
+    monkeypatch.setattr(systems.LMGCSystem, "from_pretrained", lambda *a, **k: pytest.fail("asked the hub"))
+    with pytest.raises(ValueError, match="did you mean 'first_sense'"):
+        make_system("firstsense")
+
+
+def test_an_undecodable_key_file_is_named_with_its_line(tmp_path):
+    from lexkd.tasks.wsd.corpus import WSDFormatError
+
+    path = tmp_path / "bad.key.txt"
+    path.write_bytes(b"d000.s000.t000 bank%1:17:01::\nd000.s000.t001 caf\xe9%1:13:00::\n")
+    with pytest.raises(WSDFormatError, match=r"bad.key.txt, line 2: not UTF-8"):
+        read_key_file(path)

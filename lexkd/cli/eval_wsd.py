@@ -76,6 +76,8 @@ class EvalArguments:
         default=True, metadata={"help": "Start the LMGC classifier from the checkpoint's next-sentence head when it has one."}
     )
     resume: bool = field(default=False, metadata={"help": "Continue LMGC fine-tuning from the last checkpoint in OUTPUT_DIR."})
+    allow_missing_keys: bool = field(default=False, metadata={
+        "help": "Instances without a gold key (in --gold or --train_gold) are left out and counted, instead of an error."})
     results: str | None = field(default=None, metadata={"help": "Also write the printed JSON to this file."})
 
 
@@ -88,8 +90,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     gold = gold_key_for(args.data, args.gold)  # --gold, else X.gold.key.txt beside X.data.xml, else unscored
-    corpus = read_raganato(args.data, gold)
-    train = read_raganato(args.train, args.train_gold or default_key_file(args.train)) if args.train else None
+    corpus = read_raganato(args.data, gold, allow_missing_keys=args.allow_missing_keys)
+    train = (read_raganato(args.train, args.train_gold or default_key_file(args.train),
+                           allow_missing_keys=args.allow_missing_keys) if args.train else None)
     system, kind = make_system(args.model, train=train, train_args=train_args, scorer=args.scorer,
                                max_length=args.max_length, batch_size=args.eval_batch_size,
                                max_train_instances=args.max_train_instances, init_from_nsp=args.init_from_nsp,

@@ -23,6 +23,9 @@ class CorpusArguments:
     hf_config: str | None = field(default=None, metadata={"help": "Config name of an 'hf:' dataset."})
     hf_split: str = field(default="train", metadata={"help": "Split of an 'hf:' dataset."})
     max_documents: int | None = field(default=None, metadata={"help": "Read at most this many documents."})
+    encoding: str | None = field(
+        default=None, metadata={"help": "Text encoding of local files (e.g. latin-1). Default: strict UTF-8, except "
+                                "members of the NLTK packages, which fall back to CP1252/Latin-1."})
     validation_fraction: float = field(
         default=0.02, metadata={"help": "Share of documents held out for evaluation (split by document)."}
     )
@@ -55,4 +58,5 @@ class CorpusArguments:
 
     def corpus_kwargs(self) -> dict:
         return {"text_field": self.text_field, "document_separator": self.document_separator,
-                "hf_config": self.hf_config, "hf_split": self.hf_split, "max_documents": self.max_documents}
+                "hf_config": self.hf_config, "hf_split": self.hf_split, "max_documents": self.max_documents,
+                "encoding": self.encoding}

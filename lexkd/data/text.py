@@ -129,7 +129,7 @@ def _decode(data: bytes, name: str, encoding: str | None, legacy: bool = False) 
         line = data[: err.start].count(b"\n") + 1
         raise ValueError(
             f"{name}: line {line} is not valid {codec} ({err.reason}); "
-            "pass encoding=... (e.g. 'latin-1') to load_corpus"
+            "pass --encoding (e.g. --encoding latin-1) to the script, or encoding=... to load_corpus"
         ) from err
 
 

@@ -67,6 +67,19 @@ class TeacherCacheError(ValueError):
     """A teacher cache that is missing, incomplete, damaged, or built for other settings."""
 
 
+def read_cache_json(path: Path) -> dict:
+    """A JSON file of a teacher cache (``cache_meta.json``, a build record, a shard's record).
+
+    Raises:
+        TeacherCacheError: the file is not valid JSON (a damaged cache), naming the file and the fix.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TeacherCacheError(f"{path} is not valid JSON ({error}): the teacher cache is damaged. Rebuild it "
+                                "(scripts/build_teacher_cache.py with --overwrite), or delete the folder.") from None
+
+
 def cache_config(
     teachers: Sequence[Teacher],
     tokenizer: PreTrainedTokenizerBase,
@@ -201,7 +214,7 @@ def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool
     meta_path, build_path = output / META_NAME, output / BUILD_NAME
     record = {"config": config, "shard_size": shard_size}  # the shard layout must not change on resume
     if meta_path.is_file() and not overwrite:
-        meta = json.loads(meta_path.read_text())
+        meta = read_cache_json(meta_path)
         if meta["config"] == config:
             return meta
         raise TeacherCacheError(
@@ -212,8 +225,8 @@ def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool
         if not (meta_path.is_file() or build_path.is_file()) and any(output.iterdir()):
             raise TeacherCacheError(f"{output} is not a teacher cache; --overwrite only replaces caches. Choose another --output_dir.")
         shutil.rmtree(output)
-    elif build_path.is_file() and json.loads(build_path.read_text()) != record:
-        recorded = json.loads(build_path.read_text())
+    elif build_path.is_file() and read_cache_json(build_path) != record:
+        recorded = read_cache_json(build_path)
         differing = _differences(recorded.get("config", {}), config)
         if recorded.get("shard_size") != shard_size:
             differing.append(f"shard_size: {recorded.get('shard_size')!r} vs {shard_size!r}")
@@ -235,8 +248,8 @@ def _holds_this_cache(output: Path, config: dict, shard_size: int) -> bool:
     """Whether ``output`` holds this cache, complete or an interrupted build of it (which would be reused)."""
     meta_path, build_path = output / META_NAME, output / BUILD_NAME
     if meta_path.is_file():
-        return json.loads(meta_path.read_text())["config"] == config
-    if not build_path.is_file() or json.loads(build_path.read_text()) != {"config": config, "shard_size": shard_size}:
+        return read_cache_json(meta_path)["config"] == config
+    if not build_path.is_file() or read_cache_json(build_path) != {"config": config, "shard_size": shard_size}:
         return False
     return any(not shard.name.startswith(".") for shard in (output / "shards").glob("*"))  # complete shards to keep
 
@@ -307,9 +320,9 @@ def build_teacher_cache(
     if state.is_main_process:
         reused = _prepare_folder(output, config, shard_size, overwrite)
     state.wait_for_everyone()
-    if (output / META_NAME).is_file() and json.loads((output / META_NAME).read_text())["config"] == config:
+    if (output / META_NAME).is_file() and read_cache_json(output / META_NAME)["config"] == config:
         logger.info("Reusing the complete teacher cache in %s", output)
-        return reused or json.loads((output / META_NAME).read_text())
+        return reused or read_cache_json(output / META_NAME)
     blocks = _blocks_of(config, shard_size)
     mine = [block for u, block in enumerate(blocks) if u % state.num_processes == state.process_index]
     todo = [block for block in mine if not (output / "shards" / block[0]).is_dir()]
@@ -337,7 +350,7 @@ def build_teacher_cache(
     if state.is_main_process:
         _finish(output, config, blocks, time.perf_counter() - started)
     state.wait_for_everyone()
-    return json.loads((output / META_NAME).read_text())
+    return read_cache_json(output / META_NAME)
 
 
 def _write_shard(columns: dict, features: datasets.Features, folder: Path, name: str) -> None:
@@ -356,7 +369,7 @@ def _finish(output: Path, config: dict, blocks, build_time_s: float) -> dict:
         folder = output / "shards" / name
         if not folder.is_dir():
             raise TeacherCacheError(f"Shard {name} of {output} was not built (did a process fail?); run the build again to resume.")
-        stats = json.loads((folder / "lexkd_shard.json").read_text())
+        stats = read_cache_json(folder / "lexkd_shard.json")
         if stats["rows"] != hi - lo:
             raise TeacherCacheError(f"Shard {name} of {output} holds {stats['rows']} rows where sequences {lo}-{hi - 1} "
                                     "need one each; rebuild the cache with --overwrite.")

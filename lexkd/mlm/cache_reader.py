@@ -5,7 +5,6 @@ Training from a cache runs no teacher: :class:`TeacherCache` is what ``--teacher
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -16,7 +15,14 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from lexkd.mlm.cache import BUILD_NAME, CACHE_VERSION, META_NAME, TeacherCacheError, _pad
+from lexkd.mlm.cache import (
+    BUILD_NAME,
+    CACHE_VERSION,
+    META_NAME,
+    TeacherCacheError,
+    _pad,
+    read_cache_json,
+)
 from lexkd.utils.fingerprints import (
     dataset_fingerprint,
     refuse_unpinned_reuse,
@@ -49,7 +55,7 @@ def load_teacher_cache(path: str | os.PathLike) -> tuple[datasets.Dataset, dict]
                 f"The teacher cache {path} is incomplete: its build was interrupted. Run "
                 "scripts/build_teacher_cache.py again with the same arguments to resume it.")
         raise TeacherCacheError(f"{path} is not a teacher cache (no {META_NAME}).")
-    meta = json.loads(meta_path.read_text())
+    meta = read_cache_json(meta_path)
     if meta["config"].get("lexkd_cache_version") != CACHE_VERSION:
         raise TeacherCacheError(f"{path} was written by another cache version "
                                 f"({meta['config'].get('lexkd_cache_version')}, expected {CACHE_VERSION}): rebuild it.")

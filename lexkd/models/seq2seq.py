@@ -236,8 +236,9 @@ def load_seq2seq(name_or_path: str | os.PathLike, *, role: str = "model") -> Pre
     if config.model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
         raise ValueError(
             f"The {role} {name!r} is a {config.model_type!r} model, not a sequence-to-sequence "
-            "model (AutoModelForSeq2SeqLM). For a BERT checkpoint, warm-start one with "
-            "lexkd.models.seq2seq.build_bert2bert."
+            "model (AutoModelForSeq2SeqLM). For a BERT checkpoint, warm-start one from it: in "
+            "scripts/distill_seq2seq.py pass it as --teacher_init instead of --teacher (--student warm-starts "
+            "BERT checkpoints itself); in Python, call lexkd.models.seq2seq.build_bert2bert."
         )
     model, info = AutoModelForSeq2SeqLM.from_pretrained(
         _source(name), config=config, output_loading_info=True

@@ -134,19 +134,25 @@ def read_key_file(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
     path = _existing(path, "key file")
     keys: dict[str, tuple[str, ...]] = {}
     first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 2:
-                raise WSDFormatError(f"{path}, line {number}: {fields[0]!r} has no sense key; "
-                                     "each line must be 'instance_id key1 [key2 ...]'")
-            if fields[0] in keys:
-                raise WSDFormatError(f"{path}, line {number}: duplicate id {fields[0]!r} (first "
-                                     f"on line {first_line[fields[0]]}); merge its keys on one line")
-            keys[fields[0]] = tuple(dict.fromkeys(fields[1:]))
-            first_line[fields[0]] = number
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise WSDFormatError(f"{path}, line {line}: not UTF-8 text ({error.reason}); a key file holds "
+                             "'instance_id sense_key ...' lines in UTF-8") from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise WSDFormatError(f"{path}, line {number}: {fields[0]!r} has no sense key; "
+                                 "each line must be 'instance_id key1 [key2 ...]'")
+        if fields[0] in keys:
+            raise WSDFormatError(f"{path}, line {number}: duplicate id {fields[0]!r} (first "
+                                 f"on line {first_line[fields[0]]}); merge its keys on one line")
+        keys[fields[0]] = tuple(dict.fromkeys(fields[1:]))
+        first_line[fields[0]] = number
     return keys
 
 

@@ -168,8 +168,8 @@ def _check_keys(data_xml, gold_key, ids: list[str], keys: dict, allow_missing: b
     missing = [iid for iid in ids if iid not in keys]
     if missing and not allow_missing:
         raise WSDFormatError(f"{gold_key}: {len(missing)} instances of {data_xml} have no key "
-                             f"(e.g. {', '.join(missing[:5])}); pass allow_missing_keys=True to "
-                             "skip them")
+                             f"(e.g. {', '.join(missing[:5])}); pass --allow_missing_keys "
+                             "(scripts/eval_wsd.py) or allow_missing_keys=True (read_raganato) to leave them out")
 
 
 def default_key_file(data_xml: str | os.PathLike) -> str | None:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from pathlib import Path
@@ -53,13 +54,18 @@ def make_system(model: str, *, train: WSDCorpus | None = None, train_args=None, 
         ``(system, kind)``: ``kind`` is ``"baseline"``, ``"classifier"`` or ``"nsp"``.
 
     Raises:
-        ValueError: ``train`` with ``scorer="nsp"`` (the next-sentence head is scored untrained;
+        ValueError: a name close to a baseline's that is no local folder (a typo: the baseline is
+            suggested, the hub is not asked), ``train`` with ``scorer="nsp"`` (the next-sentence head is scored untrained;
             fine-tuning makes a classifier), ``train`` without ``train_args``, a baseline that
             needs ``train`` without it, or a checkpoint the scorer cannot use.
         FileNotFoundError: a local checkpoint path with no saved model.
     """
     if model in BASELINES:
         return BASELINES[model](wordnet=wordnet).fit(train), "baseline"
+    close = difflib.get_close_matches(model, list(BASELINES), n=1, cutoff=0.75)
+    if close and not Path(model).exists():  # a mistyped baseline, not a checkpoint to look up on the hub
+        raise ValueError(f"--model {model!r} is neither a baseline nor a local checkpoint: did you mean "
+                         f"{close[0]!r}? Baselines: {', '.join(sorted(BASELINES))}.")
     if train is None:
         system = LMGCSystem.from_pretrained(model, scorer=scorer, max_length=max_length, batch_size=batch_size,
                                             wordnet=wordnet)
