@@ -225,8 +225,12 @@ def test_output_root_and_resume_flag(tmp_path):
     assert resume_checkpoint(args(None)) is None
     with pytest.raises(FileNotFoundError, match="no checkpoint-\\* folder in .*run"):
         resume_checkpoint(args("true"))
-    for step in (2, 10):
-        (tmp_path / "run" / f"checkpoint-{step}").mkdir(parents=True)
+    for step in (2, 10, 12):  # complete checkpoints' files (checkpoint-12 is incomplete: no trainer state)
+        folder = tmp_path / "run" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth") + (
+                ("trainer_state.json",) if step != 12 else ()):
+            (folder / name).write_text(json.dumps({"global_step": step}) if name.endswith(".json") else "")
     assert resume_checkpoint(args("true")) == resume_checkpoint(args("last")) == str(tmp_path / "run" / "checkpoint-10")
     assert resume_checkpoint(args(str(tmp_path / "run" / "checkpoint-2"))) == str(tmp_path / "run" / "checkpoint-2")
     with pytest.raises(FileNotFoundError, match="checkpoint-7: no such checkpoint folder"):

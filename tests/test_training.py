@@ -270,7 +270,11 @@ def test_bad_inputs_give_clear_errors(tmp_path, corpus_file, finished_job, capsy
     assert not (tmp_path / "out" / "report.md").exists()
 
 
-def test_teachers_with_different_vocabularies(tmp_path, corpus_file, finished_job, capsys, tokenizer):
+def test_teachers_with_different_vocabularies(tmp_path, corpus_file, finished_job, capsys, texts):
+    from lexkd.data.tokenization import train_wordpiece_tokenizer
+
+    # another vocabulary (not the same tokens under other ids, which would be mapped: tests/test_vocabulary_map.py)
+    tokenizer = train_wordpiece_tokenizer(texts, vocab_size=60, min_frequency=1)
     other = tmp_path / "other-teacher"
     tiny_model(tokenizer).save_pretrained(other)
     tokenizer.save_pretrained(other)

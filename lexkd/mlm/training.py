@@ -33,7 +33,7 @@ from lexkd.utils.io import (
     write_text_atomically,
 )
 from lexkd.utils.model_card import model_card
-from lexkd.utils.runs import MetricsJsonlCallback, start_run
+from lexkd.utils.runs import MetricsJsonlCallback, check_resume_settings, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,12 @@ def train_masked_lm(
         args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
         train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
         teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
+    config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
+              "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
+    if resume:  # before anything is changed in the run folder
+        check_resume_settings(output_dir / "run_config.json", config)
     checkpoint = start_run(output_dir, args, resume=resume)
     if args.should_save:  # only one process writes the run folder's files
-        config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
-                  "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
         write_json_atomically(config, output_dir / "run_config.json")
     trainer = MultiTeacherDistillationTrainer(
         model=MaskedPositionMLM(model),

@@ -1,0 +1,136 @@
+"""Issue 17: resume that never mixes settings, never trusts a partial checkpoint, never duplicates the log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import pytest
+import torch
+from test_training import StopAt, tiny_args, tiny_model
+
+import lexkd.mlm.training as training
+from lexkd.mlm.training import train_masked_lm
+from lexkd.utils.runs import checkpoint_problem, last_checkpoint, trim_metrics
+
+
+@pytest.fixture(scope="module")
+def data(tokenizer, texts):
+    from lexkd.mlm.data import prepare_mlm_data
+
+    docs = [[t] for t in texts]
+    return prepare_mlm_data(docs[:250], docs[250:], tokenizer, max_seq_length=16)
+
+
+@pytest.fixture(scope="module")
+def teachers(tokenizer):
+    from lexkd.mlm.teachers import Teacher
+
+    return [Teacher(f"t{i}", tiny_model(tokenizer, seed=10 + i, layers=i + 1).eval(), tokenizer) for i in range(2)]
+
+
+def interrupted_run(folder, tokenizer, data, teachers, monkeypatch, *, stop_at, **changes):
+    """Train until ``stop_at`` (checkpoints every 3 steps), as a run killed there would leave its folder."""
+    original = training.MultiTeacherDistillationTrainer
+
+    class Interrupted(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(StopAt(stop_at))
+
+    monkeypatch.setattr(training, "MultiTeacherDistillationTrainer", Interrupted)
+    try:
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(folder, **changes), teachers=teachers)
+    except Exception:
+        raise
+    finally:
+        monkeypatch.setattr(training, "MultiTeacherDistillationTrainer", original)
+    shutil.rmtree(folder / "model")  # a killed run has no final model
+    (folder / "eval_results.json").unlink()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tokenizer, data, teachers):
+    folder = tmp_path_factory.mktemp("full") / "run"
+    model = tiny_model(tokenizer)
+    train_masked_lm(model, tokenizer, data, tiny_args(folder), teachers=teachers)
+    return model.state_dict(), folder
+
+
+def assert_same_weights(expected, model):
+    got = model.state_dict()
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, got[name]), name
+
+
+# ---------------------------------------------------------------------------------------------- item 3
+
+
+def test_resume_refuses_settings_that_change_the_result_and_names_them(tmp_path, tokenizer, data, teachers, monkeypatch):
+    run = tmp_path / "run"
+    interrupted_run(run, tokenizer, data, teachers, monkeypatch, stop_at=3)
+    recorded = (run / "run_config.json").read_text()
+    with pytest.raises(ValueError, match=r"training.alpha: 0.5 -> 0.1.*training.weighting: 'entropy' -> 'uniform'"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(run, alpha=0.1, weighting="uniform"),
+                        teachers=teachers, resume=True)
+    with pytest.raises(ValueError, match=r"teachers: \['t0', 't1'\] -> \['t0'\]"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(run), teachers=teachers[:1], resume=True)
+    assert (run / "run_config.json").read_text() == recorded  # a refused resume changes nothing
+    # logging and evaluation cadence may change
+    model = tiny_model(tokenizer)
+    train_masked_lm(model, tokenizer, data, tiny_args(run, logging_steps=1, eval_steps=2), teachers=teachers, resume=True)
+    assert json.loads((run / "run_config.json").read_text())["training"]["logging_steps"] == 1
+
+
+# ---------------------------------------------------------------------------------------------- item 5
+
+
+def test_a_partial_newest_checkpoint_is_passed_over_and_the_resume_is_exact(tmp_path, tokenizer, data, teachers,
+                                                                           monkeypatch, uninterrupted, caplog):
+    run = tmp_path / "run"
+    interrupted_run(run, tokenizer, data, teachers, monkeypatch, stop_at=3)
+    (run / "checkpoint-6").mkdir()  # a kill while checkpoint-6 was written: the folder exists, nothing in it
+    torn = run / "checkpoint-9"
+    shutil.copytree(run / "checkpoint-3", torn)
+    (torn / "trainer_state.json").write_text('{"global_step": 9, "log_hist')  # torn mid-write
+    assert checkpoint_problem(run / "checkpoint-6").startswith("no trainer_state.json")
+    assert checkpoint_problem(torn) == "a torn trainer_state.json" and checkpoint_problem(run / "checkpoint-3") is None
+    caplog.set_level(logging.WARNING, logger="lexkd.utils.runs")
+    assert last_checkpoint(run) == str(run / "checkpoint-3")
+    assert "Passing over the incomplete checkpoint" in caplog.text and "checkpoint-9" in caplog.text
+    shutil.rmtree(torn)
+    model = tiny_model(tokenizer, seed=5)
+    train_masked_lm(model, tokenizer, data, tiny_args(run), teachers=teachers, resume=True)
+    assert_same_weights(uninterrupted[0], model)
+
+
+# ---------------------------------------------------------------------------------------------- item 7
+
+
+def test_resume_cuts_the_metrics_log_back_to_the_checkpoint_and_drops_a_torn_line(tmp_path, tokenizer, data, teachers,
+                                                                                monkeypatch, uninterrupted):
+    run = tmp_path / "run"
+    interrupted_run(run, tokenizer, data, teachers, monkeypatch, stop_at=5)  # logged steps 4, 5 after checkpoint-3
+    shutil.rmtree(run / "checkpoint-6", ignore_errors=True)
+    with open(run / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 5, "loss": 1.2')  # a kill while appending
+    model = tiny_model(tokenizer)
+    train_masked_lm(model, tokenizer, data, tiny_args(run), teachers=teachers, resume=True)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in (uninterrupted[1] / "metrics.jsonl").read_text().splitlines()]
+    key = [(r["step"], tuple(sorted(k for k in r if k not in ("time",)))) for r in records]
+    assert key == [(r["step"], tuple(sorted(k for k in r if k not in ("time",)))) for r in expected]
+    assert_same_weights(uninterrupted[0], model)
+    # (a logged training loss averages the steps since the previous log, so the first one after a resume from a
+    # checkpoint between two logs covers fewer steps: the records match by step and keys, the weights exactly)
+
+
+def test_trim_metrics_keeps_what_the_checkpoint_saw_and_refuses_a_damaged_middle(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 2, "loss": 1}\n{"step": 4, "loss": 0.9}\n{"step": 6, "loss": 0.8}\n{"step": 8, "lo')
+    assert trim_metrics(path, 4) == 2  # step 6, and the torn last line
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [2, 4]
+    path.write_text('{"step": 2}\nnot json\n{"step": 4}\n')
+    with pytest.raises(ValueError, match="metrics.jsonl:2: not a JSON object"):
+        trim_metrics(path, 4)
