@@ -134,3 +134,37 @@ def test_trim_metrics_keeps_what_the_checkpoint_saw_and_refuses_a_damaged_middle
     path.write_text('{"step": 2}\nnot json\n{"step": 4}\n')
     with pytest.raises(ValueError, match="metrics.jsonl:2: not a JSON object"):
         trim_metrics(path, 4)
+
+
+# ---------------------------------------------------------------------------------------------- items 4 and 8
+
+
+def test_resume_reuses_a_finished_student_of_a_job_killed_in_the_next_stage(tmp_path, monkeypatch):
+    from conftest import make_texts
+    from test_training import job_argv, pretrain_multiteacher, same_weights
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(make_texts(200, seed=5)) + "\n")
+    full = tmp_path / "full"
+    assert pretrain_multiteacher.main(job_argv(full, corpus)) == 0
+    root = tmp_path / "run"
+    shutil.copytree(full, root, ignore=shutil.ignore_patterns("student-mlm", "report.md", "results.json"))
+    stamp = (root / "student-distilled/model/model.safetensors").stat().st_mtime_ns
+    checkpoints = sorted(p.name for p in (root / "student-distilled").glob("checkpoint-*"))
+    assert pretrain_multiteacher.main(job_argv(root, corpus, "--resume")) == 0
+    assert (root / "student-distilled/model/model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    assert sorted(p.name for p in (root / "student-distilled").glob("checkpoint-*")) == checkpoints
+    assert same_weights(root / "student-mlm" / "model", full / "student-mlm" / "model")
+    assert (root / "report.md").read_text().count("student-distilled") >= 1
+
+    # a finished student whose eval_results.json was never written (killed right after model/) is scored again
+    shutil.rmtree(root / "student-mlm")
+    (root / "student-distilled/eval_results.json").unlink()
+    assert pretrain_multiteacher.main(job_argv(root, corpus, "--resume")) == 0
+    assert json.loads((root / "results.json").read_text())
+
+    # item 8: a command that fails on its input leaves the job's run_config.json as it was
+    recorded = (root / "run_config.json").read_text()
+    code = pretrain_multiteacher.run_cli(lambda: pretrain_multiteacher.main(
+        job_argv(root, tmp_path / "no-such-corpus.txt", "--alpha", "0.2")))
+    assert code == 2 and (root / "run_config.json").read_text() == recorded

@@ -31,7 +31,7 @@ from lexkd.mlm.arguments import StudentArguments, TeacherArguments
 from lexkd.mlm.cache_reader import TeacherCache
 from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job
 from lexkd.mlm.trainer import DistillationArguments
-from lexkd.mlm.training import train_masked_lm
+from lexkd.mlm.training import finished_stage, train_masked_lm
 from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import (
@@ -42,6 +42,8 @@ from lexkd.utils.reporting import (
     result_row,
 )
 from lexkd.utils.runs import is_interrupted
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,21 +74,27 @@ def main(argv=None) -> int:
     if job.resume and not root.is_dir():  # fail before any work when there is nothing to resume
         raise FileNotFoundError(f"Cannot resume: the job folder {str(root)!r} does not exist. Start without --resume.")
 
-    if train_args.should_save:
-        write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
-                               "student": vars(student_args), "training": train_args.to_dict()}, root / "run_config.json")
     cache = TeacherCache.open(teacher_args.teacher_cache) if teacher_args.teacher_cache else None
     tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume, teacher_cache=cache)
+    if train_args.should_save:  # once the input is valid: a command that fails leaves the old record
+        write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
+                               "student": vars(student_args), "training": train_args.to_dict()}, root / "run_config.json")
     results = evaluate_teachers(teachers, data, tokenizer)
     rows = [result_row(label, "teacher", scores) for label, scores in results.items()]
     curves = {}
     for name, args in students.items():
         run_args = args_with(args, output_dir=str(root / name))
-        resume = job.resume and is_interrupted(root / name)  # else a stage that never reached a checkpoint starts
         role = f"student, alpha={args.alpha}" + (f", {args.weighting}" if args.alpha > 0 else " (gold labels only)")
-        results[name] = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data, run_args,
-                                        teachers=teachers if args.alpha > 0 else (), teacher_cache=cache, resume=resume,
-                                        extra_config={"corpus": vars(corpus_args), "student": vars(student_args)})
+        extra = {"corpus": vars(corpus_args), "student": vars(student_args)}
+        finished = finished_stage(root / name, run_args, teachers, data, cache, extra) if job.resume else None
+        if finished is not None:
+            logger.info("Reusing the finished %s (%s)", name, root / name / "model")
+            results[name] = finished
+        else:
+            resume = job.resume and is_interrupted(root / name)  # else a stage that never reached a checkpoint starts
+            results[name] = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data, run_args,
+                                            teachers=teachers if args.alpha > 0 else (), teacher_cache=cache,
+                                            resume=resume, extra_config=extra)
         rows.append(result_row(name, role, results[name]))
         curves[name] = read_metrics(root / name / "metrics.jsonl")
 

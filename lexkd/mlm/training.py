@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -82,8 +83,7 @@ def train_masked_lm(
         args = args_with(args, remove_unused_columns=False)  # the collator needs the cache's columns
         train_dataset, collator = teacher_cache.dataset, teacher_cache.collator(tokenizer)
         teacher_names = teacher_cache.teacher_names if args.alpha > 0 else []
-    config = {"training": args.to_dict(), "teachers": teacher_names, "data": data.stats,
-              "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
+    config = _run_config(args, teacher_names, data, teacher_cache, extra_config)
     if resume:  # before anything is changed in the run folder
         check_resume_settings(output_dir / "run_config.json", config)
     checkpoint = start_run(output_dir, args, resume=resume)
@@ -118,6 +118,42 @@ def train_masked_lm(
         _write_run_report(output_dir, args, teacher_names, results)
     trainer.accelerator.wait_for_everyone()  # no process reads model/ before it is complete
     return results
+
+
+def _run_config(args: DistillationArguments, teacher_names, data: MLMData, teacher_cache, extra_config) -> dict:
+    return {"training": args.to_dict(), "teachers": list(teacher_names), "data": data.stats,
+            "teacher_cache": str(teacher_cache.path) if teacher_cache is not None else None, **(extra_config or {})}
+
+
+def finished_stage(output_dir: str | Path, args: DistillationArguments, teachers: Sequence[Teacher], data: MLMData,
+                   teacher_cache=None, extra_config: dict | None = None) -> dict | None:
+    """The results of a run folder whose training finished with these settings, for a job's ``--resume``
+    (None when ``output_dir/model`` is not complete: the stage still has to train or continue).
+
+    The held-out scores come from ``eval_results.json``, or, when the run stopped between saving
+    ``model/`` and writing them, from scoring ``model/`` again.
+
+    Raises:
+        ValueError: the finished run was made with settings that change the result (as a resume would be refused).
+    """
+    from transformers import AutoTokenizer
+
+    from lexkd.mlm.evaluation import evaluate_model
+    from lexkd.models.masked_lm import load_masked_lm
+    from lexkd.utils.runs import is_complete_model
+
+    output_dir = Path(output_dir)
+    if not is_complete_model(output_dir / "model"):
+        return None
+    names = [t.name for t in teachers] if args.alpha > 0 else []
+    if teacher_cache is not None:
+        names = teacher_cache.teacher_names if args.alpha > 0 else []
+    check_resume_settings(output_dir / "run_config.json", _run_config(args, names, data, teacher_cache, extra_config))
+    if (output_dir / "eval_results.json").is_file():
+        return json.loads((output_dir / "eval_results.json").read_text())
+    model = load_masked_lm(str(output_dir / "model"), role="finished student")
+    tokenizer = AutoTokenizer.from_pretrained(output_dir / "model")
+    return {**evaluate_model(model, data.validation, tokenizer), "parameters": count_parameters(model)}
 
 
 def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[str], results: dict, data: MLMData,

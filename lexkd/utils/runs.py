@@ -227,12 +227,25 @@ def settings_differences(recorded: dict, current: dict, *, safe=RESUME_SAFE_SETT
     return differences
 
 
+def _moved(value, old_root: str, new_root: str):
+    """``value`` with paths under ``old_root`` rewritten under ``new_root`` (strings in nested dicts and lists)."""
+    if isinstance(value, dict):
+        return {k: _moved(v, old_root, new_root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, old_root, new_root) for v in value]
+    if isinstance(value, str) and (value == old_root or value.startswith(old_root + os.sep)):
+        return new_root + value[len(old_root):]
+    return value
+
+
 def check_resume_settings(run_config: str | os.PathLike, current: dict) -> None:
     """Refuse to resume a run with settings that would change its result.
 
     Args:
         run_config: the interrupted run's ``run_config.json`` (absent: nothing to compare, a warning).
-        current: the settings this command would record, in the same layout.
+        current: the settings this command would record, in the same layout. When its
+            ``training.output_dir`` differs from the recorded one, the job folder was moved: recorded paths
+            under the old job folder are compared as paths under the new one.
 
     Raises:
         ValueError: naming every differing setting (old -> new) and the fix.
@@ -244,6 +257,10 @@ def check_resume_settings(run_config: str | os.PathLike, current: dict) -> None:
         return
     recorded = json.loads(run_config.read_text())
     current = json.loads(json.dumps(current, default=str))  # the recorded form (tuples as lists, paths as str)
+    old_dir = (recorded.get("training") or {}).get("output_dir")
+    new_dir = (current.get("training") or {}).get("output_dir")
+    if old_dir and new_dir and old_dir != new_dir:  # the job folder was moved (or copied) as a whole
+        recorded = _moved(recorded, str(Path(old_dir).parent), str(Path(new_dir).parent))
     differences = settings_differences(recorded, current)
     if differences:
         shown = "; ".join(differences[:12]) + (f"; and {len(differences) - 12} more" if len(differences) > 12 else "")
