@@ -618,6 +618,39 @@ def test_missing_shard_is_refused(tmp_path, cache_path):
         load_teacher_cache(path)
 
 
+@pytest.mark.parametrize("damage", ["zeros", "nan"])
+def test_a_shard_changed_in_place_fails_its_checksum(tmp_path, cache_path, damage):
+    """Same size, other bytes (issue 17 item 6: zeroed bytes crashed mid-run, NaN bytes trained a NaN model)."""
+    path = tmp_path / "c"
+    shutil.copytree(cache_path, path)
+    arrow = next((path / "shards" / "m00-00001").glob("*.arrow"))
+    data = bytearray(arrow.read_bytes())
+    middle = len(data) // 2
+    patch = bytes(4000) if damage == "zeros" else np.full(1000, np.nan, dtype=np.float32).tobytes()
+    data[middle - 2000: middle + 2000] = patch[: len(data[middle - 2000: middle + 2000])]
+    arrow.write_bytes(bytes(data))
+    assert arrow.stat().st_size == len(data)
+    with pytest.raises(TeacherCacheError, match=r"m00-00001 of the teacher cache .* is damaged: .*SHA-256.*again"):
+        load_teacher_cache(path)
+
+
+def test_building_again_rebuilds_only_the_damaged_or_missing_shards(tmp_path, cache_path, teachers, tokenizer, dataset):
+    path = tmp_path / "c"
+    shutil.copytree(cache_path, path)
+    arrow = next((path / "shards" / "m00-00001").glob("*.arrow"))
+    os.truncate(arrow, arrow.stat().st_size - 7)
+    shutil.rmtree(path / "shards" / "m01-00002")
+    intact = path / "shards" / "m00-00000"
+    stamp = {p.name: p.stat().st_mtime_ns for p in intact.iterdir()}
+    meta = build(teachers, tokenizer, dataset, path)
+    assert {p.name: p.stat().st_mtime_ns for p in intact.iterdir()} == stamp  # kept as it was
+    rebuilt, _ = load_teacher_cache(path)  # verifies every checksum
+    original, original_meta = load_teacher_cache(cache_path)
+    assert meta["totals"] == original_meta["totals"]
+    for key in ("input_ids", "gold_ids", "target_ids", "target_probs"):
+        assert all(np.array_equal(a, b) for a, b in zip(rebuilt[key], original[key], strict=True)), key
+
+
 def test_missing_or_foreign_folder_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_teacher_cache(tmp_path / "absent")

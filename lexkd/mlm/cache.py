@@ -31,6 +31,7 @@ Columns of a row (one masking of one sequence, ``n`` masked positions, ``K`` tea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -58,13 +59,41 @@ from lexkd.utils.io import atomic_directory, write_json_atomically
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a SHA-256 per shard file in cache_meta.json
 META_NAME = "cache_meta.json"
 BUILD_NAME = "build_config.json"
 
 
 class TeacherCacheError(ValueError):
     """A teacher cache that is missing, incomplete, damaged, or built for other settings."""
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def shard_problem(folder: Path, shard: dict) -> str | None:
+    """What is wrong with a built shard against its ``cache_meta.json`` record (None: intact).
+
+    Checks that every recorded file exists with its size and SHA-256 (a shard overwritten in place with the
+    same size, e.g. zeroed or NaN bytes, fails the checksum).
+    """
+    if not folder.is_dir():
+        return "missing"
+    for name, size in shard["files"].items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} bytes but {size} were written (truncated or changed)"
+        if file_sha256(path) != shard["sha256"][name]:
+            return f"{name} does not match its SHA-256 (its bytes were changed after it was written)"
+    return None
 
 
 def read_cache_json(path: Path) -> dict:
@@ -216,7 +245,16 @@ def _prepare_folder(output: Path, config: dict, shard_size: int, overwrite: bool
     if meta_path.is_file() and not overwrite:
         meta = read_cache_json(meta_path)
         if meta["config"] == config:
-            return meta
+            damaged = {shard["name"]: problem for shard in meta["shards"]
+                       if (problem := shard_problem(output / "shards" / shard["name"], shard))}
+            if not damaged:
+                return meta
+            for name, problem in damaged.items():  # rebuild those, keep the intact ones
+                logger.warning("Rebuilding shard %s of %s: %s", name, output, problem)
+                shutil.rmtree(output / "shards" / name, ignore_errors=True)
+            write_json_atomically(record, build_path)
+            meta_path.unlink()
+            return None
         raise TeacherCacheError(
             f"{output} holds a complete teacher cache built with other settings (differing: "
             f"{', '.join(_differences(meta['config'], config))}); pass --overwrite to rebuild it or choose another --output_dir."
@@ -363,7 +401,7 @@ def _write_shard(columns: dict, features: datasets.Features, folder: Path, name:
 
 
 def _finish(output: Path, config: dict, blocks, build_time_s: float) -> dict:
-    """Record every shard's rows and file sizes and the totals in ``cache_meta.json`` (written last)."""
+    """Record every shard's rows, file sizes and SHA-256 and the totals in ``cache_meta.json`` (written last)."""
     shards, rows, masked, size = [], 0, 0, 0
     for name, _, lo, hi in blocks:
         folder = output / "shards" / name
@@ -373,8 +411,9 @@ def _finish(output: Path, config: dict, blocks, build_time_s: float) -> dict:
         if stats["rows"] != hi - lo:
             raise TeacherCacheError(f"Shard {name} of {output} holds {stats['rows']} rows where sequences {lo}-{hi - 1} "
                                     "need one each; rebuild the cache with --overwrite.")
-        files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
-        shards.append({"name": name, **stats, "files": files})
+        paths = [p for p in sorted(folder.iterdir()) if p.is_file()]
+        files = {p.name: p.stat().st_size for p in paths}
+        shards.append({"name": name, **stats, "files": files, "sha256": {p.name: file_sha256(p) for p in paths}})
         rows, masked, size = rows + stats["rows"], masked + stats["masked_positions"], size + sum(files.values())
     dense = masked * config["vocab_size"] * 2
     totals = {"rows": rows, "masked_positions": masked, "bytes": size,

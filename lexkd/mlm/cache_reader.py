@@ -22,6 +22,7 @@ from lexkd.mlm.cache import (
     TeacherCacheError,
     _pad,
     read_cache_json,
+    shard_problem,
 )
 from lexkd.utils.fingerprints import (
     dataset_fingerprint,
@@ -62,15 +63,11 @@ def load_teacher_cache(path: str | os.PathLike) -> tuple[datasets.Dataset, dict]
     parts = []
     for shard in meta["shards"]:
         folder = path / "shards" / shard["name"]
-        if not folder.is_dir():
-            raise TeacherCacheError(f"Shard {shard['name']} of the teacher cache {path} is missing: rebuild the cache "
-                                    "(build_teacher_cache.py --overwrite).")
-        for name, size in shard["files"].items():
-            actual = (folder / name).stat().st_size if (folder / name).is_file() else None
-            if actual != size:
-                raise TeacherCacheError(
-                    f"Shard {shard['name']} of the teacher cache {path}: {name} has {actual} bytes but {size} were "
-                    "written (truncated or changed); rebuild the cache (build_teacher_cache.py --overwrite).")
+        problem = shard_problem(folder, shard)  # sizes and SHA-256, once per shard as the cache is opened
+        if problem is not None:
+            raise TeacherCacheError(
+                f"Shard {shard['name']} of the teacher cache {path} is damaged: {problem}. Run "
+                "scripts/build_teacher_cache.py again with the same arguments: it rebuilds the damaged shards only.")
         part = datasets.load_from_disk(str(folder))
         if len(part) != shard["rows"]:
             raise TeacherCacheError(f"Shard {shard['name']} of {path} has {len(part)} rows, {shard['rows']} recorded.")
