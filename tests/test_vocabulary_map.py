@@ -11,7 +11,13 @@ from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
 from lexkd.data.tokenization import VocabularyMismatchError
 from lexkd.data.vocabulary_map import check_segmentation, vocabulary_map
-from lexkd.mlm.teachers import Teacher, combine_teachers, match_vocabularies, teacher_targets
+from lexkd.mlm.teachers import (
+    Teacher,
+    combine_teachers,
+    match_vocabularies,
+    teacher_targets,
+    teacher_targets_and_hidden_states,
+)
 from lexkd.models.masked_lm import masked_lm_logits
 
 MPNET_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -164,3 +170,21 @@ def test_the_teacher_cache_of_a_mapped_teacher_equals_the_native_teachers(tmp_pa
         assert columns["mapped"][key] == columns["native"][key], key
     for mapped, native in zip(columns["mapped"]["probs"], columns["native"]["probs"], strict=True):
         torch.testing.assert_close(torch.tensor(mapped), torch.tensor(native), rtol=0, atol=2e-3)  # float16
+
+
+def test_mapped_teacher_gives_the_hidden_states_of_the_same_teacher_over_the_student_ids(tmp_path, student_tokenizer,
+                                                                                        texts):
+    """Hidden states do not depend on how the vocabulary is numbered; they come with the targets, in one pass."""
+    teacher_tok = mpnet_like(tmp_path, student_tokenizer)
+    mapping = vocabulary_map(student_tokenizer, teacher_tok)
+    teacher, same = teacher_pair(student_tokenizer, teacher_tok, mapping)
+    batch = masked_batch(student_tokenizer, texts[:6])
+    teachers = [Teacher("mapped", teacher, teacher_tok, vocabulary_map=mapping), Teacher("native", same, student_tokenizer)]
+    target, weights, states = teacher_targets_and_hidden_states(teachers, batch, rule="entropy", temperature=2.0,
+                                                                layers=[{1, 2}, {0, 2}])
+    expected_target, expected_weights = teacher_targets(teachers, batch, rule="entropy", temperature=2.0)
+    torch.testing.assert_close(target, expected_target)
+    torch.testing.assert_close(weights, expected_weights)
+    assert [[h is not None for h in s] for s in states] == [[False, True, True], [True, False, True]]
+    torch.testing.assert_close(states[0][2], states[1][2], rtol=1e-5, atol=1e-5)
+    assert not states[0][2].is_inference()  # usable as a target in autograd

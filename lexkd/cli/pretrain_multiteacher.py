@@ -31,7 +31,7 @@ from lexkd.mlm.arguments import StudentArguments, TeacherArguments
 from lexkd.mlm.cache_reader import TeacherCache
 from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job
 from lexkd.mlm.trainer import DistillationArguments
-from lexkd.mlm.training import finished_stage, train_masked_lm
+from lexkd.mlm.training import finished_stage, hidden_term_summary, train_masked_lm
 from lexkd.utils.cli import parse_args, run_cli
 from lexkd.utils.io import write_json_atomically, write_text_atomically
 from lexkd.utils.reporting import (
@@ -70,9 +70,13 @@ def main(argv=None) -> int:
     root = Path(train_args.output_dir)
     students = {"student-distilled": train_args}
     if job.baseline:
-        students["student-mlm"] = args_with(train_args, alpha=0.0)
+        students["student-mlm"] = args_with(train_args, alpha=0.0, hidden_loss_weight=0.0)
     if job.resume and not root.is_dir():  # fail before any work when there is nothing to resume
         raise FileNotFoundError(f"Cannot resume: the job folder {str(root)!r} does not exist. Start without --resume.")
+    if teacher_args.teacher_cache and train_args.hidden_loss_weight > 0:
+        raise ValueError("--hidden_loss_weight > 0 needs the teachers' hidden states, and a teacher cache holds none: "
+                         "run the teachers at every step (--teachers instead of --teacher_cache) or set "
+                         "--hidden_loss_weight 0.")
 
     cache = TeacherCache.open(teacher_args.teacher_cache) if teacher_args.teacher_cache else None
     tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume, teacher_cache=cache)
@@ -84,17 +88,21 @@ def main(argv=None) -> int:
     curves = {}
     for name, args in students.items():
         run_args = args_with(args, output_dir=str(root / name))
-        role = f"student, alpha={args.alpha}" + (f", {args.weighting}" if args.alpha > 0 else " (gold labels only)")
+        distilled = args.alpha > 0 or args.hidden_loss_weight > 0
+        role = f"student, alpha={args.alpha}" + (f", {args.weighting}" if args.alpha > 0 else "")
+        role += f", hidden-state term {args.hidden_loss_weight}" if args.hidden_loss_weight > 0 else ""
+        role += "" if distilled else " (gold labels only)"
         extra = {"corpus": vars(corpus_args), "student": vars(student_args)}
-        finished = finished_stage(root / name, run_args, teachers, data, cache, extra) if job.resume else None
+        stage_teachers = teachers if distilled else ()
+        finished = finished_stage(root / name, run_args, stage_teachers, data, cache, extra) if job.resume else None
         if finished is not None:
             logger.info("Reusing the finished %s (%s)", name, root / name / "model")
             results[name] = finished
         else:
             resume = job.resume and is_interrupted(root / name)  # else a stage that never reached a checkpoint starts
             results[name] = train_masked_lm(make_student(student_args, tokenizer), tokenizer, data, run_args,
-                                            teachers=teachers if args.alpha > 0 else (), teacher_cache=cache,
-                                            resume=resume, extra_config=extra)
+                                            teachers=stage_teachers, teacher_cache=cache, resume=resume,
+                                            extra_config=extra)
         rows.append(result_row(name, role, results[name]))
         curves[name] = read_metrics(root / name / "metrics.jsonl")
 
@@ -107,6 +115,8 @@ def main(argv=None) -> int:
                 "weighting": train_args.weighting, "weight temperature": train_args.weight_temperature,
                 "alpha": train_args.alpha, "temperature": train_args.temperature, "steps": train_args.max_steps,
                 "batch size": train_args.per_device_train_batch_size, "learning rate": train_args.learning_rate}
+    if train_args.hidden_loss_weight > 0:
+        settings["hidden-state term"] = hidden_term_summary(train_args)
     command = ("python scripts/pretrain_multiteacher.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     wall = time.perf_counter() - start
     report = multiteacher_report(

@@ -60,7 +60,8 @@ class LexicalPretrainingArguments(DistillationArguments):
     """:class:`lexkd.mlm.trainer.DistillationArguments` plus the weight of the gloss-match term.
 
     Raises:
-        ValueError: (in ``__post_init__``) ``nsp_weight`` < 0, or the checks of the parent.
+        ValueError: (in ``__post_init__``) ``nsp_weight`` < 0, ``hidden_loss_weight`` > 0 (not supported
+            here), or the checks of the parent.
     """
 
     nsp_weight: float = field(
@@ -73,6 +74,9 @@ class LexicalPretrainingArguments(DistillationArguments):
         super().__post_init__()
         if not self.nsp_weight >= 0:
             raise ValueError(f"--nsp_weight must be >= 0, got {self.nsp_weight}.")
+        if self.hidden_loss_weight > 0:
+            raise ValueError("--hidden_loss_weight (hidden-state distillation) is not supported by lexical pretraining "
+                             "(LMGC-M); use it in the MLM distillation job (scripts/pretrain_multiteacher.py).")
 
 
 class LexicalPretrainingTrainer(MultiTeacherDistillationTrainer):

@@ -34,13 +34,20 @@ from lexkd.losses.divergences import (
     token_cross_entropy,
     total_variation,
 )
-from lexkd.losses.hidden import HiddenStateProjector, hidden_state_loss, uniform_layer_map
+from lexkd.losses.hidden import (
+    HiddenStateProjector,
+    hidden_layer_map,
+    hidden_state_loss,
+    parse_layer_map,
+    uniform_layer_map,
+)
 from lexkd.losses.mlm import multi_teacher_mlm_loss
 from lexkd.losses.sequence import PAPER_SAMPLE_SOURCE, SAMPLE_SOURCES, f_distill_loss
 from lexkd.losses.sparse import _SparseDistillationLoss, sparse_kl_divergence
 
 __all__ = [
     "DIVERGENCES", "HiddenStateProjector", "JS_TERMS", "PAPER_SAMPLE_SOURCE", "REDUCTIONS", "SAMPLE_SOURCES", "f_distill_loss",
-    "forward_kl", "get_divergence", "hidden_state_loss", "jensen_shannon", "kl_divergence_from_probs", "multi_teacher_mlm_loss",
-    "reverse_kl", "sparse_kl_divergence", "token_cross_entropy", "total_variation", "uniform_layer_map", "_SparseDistillationLoss",
+    "forward_kl", "get_divergence", "hidden_layer_map", "hidden_state_loss", "jensen_shannon", "kl_divergence_from_probs",
+    "multi_teacher_mlm_loss", "parse_layer_map", "reverse_kl", "sparse_kl_divergence", "token_cross_entropy",
+    "total_variation", "uniform_layer_map", "_SparseDistillationLoss",
 ]

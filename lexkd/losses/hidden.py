@@ -23,7 +23,8 @@ from torch import nn
 
 from lexkd.losses._base import REDUCTIONS, _reduce
 
-__all__ = ["HIDDEN_DISTANCES", "HiddenStateProjector", "hidden_state_loss", "uniform_layer_map"]
+__all__ = ["HIDDEN_DISTANCES", "HiddenStateProjector", "hidden_layer_map", "hidden_state_loss", "parse_layer_map",
+           "uniform_layer_map"]
 
 HIDDEN_DISTANCES = ("cosine", "mse")
 
@@ -75,7 +76,9 @@ class HiddenStateProjector(nn.Module):
             (no parameter), otherwise ``nn.Linear(student_hidden, teacher_hidden)``.
 
     Call: ``projector(student_states, teacher_states, mask, distance=..., num_items_in_batch=...)``
-    with the models' ``hidden_states`` tuples -> the sum over the map of :func:`hidden_state_loss`.
+    with the models' ``hidden_states`` tuples -> the sum over the map of :func:`hidden_state_loss`;
+    the same as ``projector.loss(projector.project(student_states), teacher_states, mask, ...)`` (the
+    projection alone runs in the student's forward under DistributedDataParallel, the loss after).
 
     Raises:
         ValueError: an empty map or a layer index outside the given tuples (on call).
@@ -91,18 +94,36 @@ class HiddenStateProjector(nn.Module):
             for _ in self.layer_map
         )
 
-    def forward(self, student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor],
-                mask: torch.Tensor | None = None, *, distance: str = "cosine",
-                num_items_in_batch: int | torch.Tensor | None = None) -> torch.Tensor:
+    def _check_layers(self, student_count: int | None, teacher_count: int | None) -> None:
+        for s, t in self.layer_map:
+            for side, index, count in (("student", s, student_count), ("teacher", t, teacher_count)):
+                if count is not None and not 0 <= index < count:
+                    raise ValueError(f"Layer pair ({s}, {t}) outside the {side}'s {count} hidden states "
+                                     "(0 = embeddings).")
+
+    def project(self, student_states: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The student states of the map's pairs, projected: one ``(batch_size, seq_len, teacher_hidden)`` per pair."""
+        self._check_layers(len(student_states), None)
+        return [projection(student_states[s]) for (s, _), projection in zip(self.layer_map, self.maps, strict=True)]
+
+    def loss(self, projected: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor],
+             mask: torch.Tensor | None = None, *, distance: str = "cosine",
+             num_items_in_batch: int | torch.Tensor | None = None) -> torch.Tensor:
+        """The sum over the map of :func:`hidden_state_loss` of :meth:`project`'s output and the teacher's states."""
+        self._check_layers(None, len(teacher_states))
         total = None
-        for (s, t), projection in zip(self.layer_map, self.maps, strict=True):
-            if not (0 <= s < len(student_states) and 0 <= t < len(teacher_states)):
-                raise ValueError(f"Layer pair ({s}, {t}) outside the student's {len(student_states)} and the "
-                                 f"teacher's {len(teacher_states)} hidden states (0 = embeddings).")
-            term = hidden_state_loss(projection(student_states[s]), teacher_states[t], mask, distance=distance,
+        for student_hidden, (_, t) in zip(projected, self.layer_map, strict=True):
+            term = hidden_state_loss(student_hidden, teacher_states[t], mask, distance=distance,
                                      num_items_in_batch=num_items_in_batch)
             total = term if total is None else total + term
         return total
+
+    def forward(self, student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor],
+                mask: torch.Tensor | None = None, *, distance: str = "cosine",
+                num_items_in_batch: int | torch.Tensor | None = None) -> torch.Tensor:
+        self._check_layers(len(student_states), len(teacher_states))
+        return self.loss(self.project(student_states), teacher_states, mask, distance=distance,
+                         num_items_in_batch=num_items_in_batch)
 
 
 def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[tuple[int, int]]:
@@ -118,3 +139,39 @@ def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[tuple[in
         raise ValueError(f"A uniform layer map needs 0 < student layers ({student_layers}) <= teacher layers "
                          f"({teacher_layers}).")
     return [(m, m * teacher_layers // student_layers) for m in range(1, student_layers + 1)]
+
+
+def parse_layer_map(spec: str) -> list[tuple[int, int]] | None:
+    """A layer map as the command line gives it: ``"uniform"`` -> None (:func:`uniform_layer_map`, made
+    per teacher from the depths), ``"1:2,2:4"`` -> ``[(1, 2), (2, 4)]`` (hidden-state indices, 0 = embeddings).
+
+    Raises:
+        ValueError: anything else (the message shows the expected form).
+    """
+    if spec.strip() == "uniform":
+        return None
+    pairs = []
+    for item in spec.split(","):
+        student, colon, teacher = item.strip().partition(":")
+        if not (colon and student.strip().isdecimal() and teacher.strip().isdecimal()):
+            raise ValueError(f"--hidden_layer_map {spec!r} is malformed at {item.strip()!r}: give 'uniform' or "
+                             "student:teacher pairs of hidden-state indices (0 = embeddings), e.g. '1:2,2:4'.")
+        pairs.append((int(student), int(teacher)))
+    return pairs
+
+
+def hidden_layer_map(spec: str, student_layers: int, teacher_layers: int) -> list[tuple[int, int]]:
+    """The layer map ``spec`` (see :func:`parse_layer_map`) for a student and a teacher of these depths.
+
+    Raises:
+        ValueError: a malformed ``spec``, ``"uniform"`` with a student deeper than the teacher, or a
+            pair outside ``0..student_layers`` / ``0..teacher_layers``.
+    """
+    pairs = parse_layer_map(spec)
+    if pairs is None:
+        return uniform_layer_map(student_layers, teacher_layers)
+    outside = [(s, t) for s, t in pairs if s > student_layers or t > teacher_layers]
+    if outside:
+        raise ValueError(f"Layer pairs {outside} outside the student's hidden states 0..{student_layers} and the "
+                         f"teacher's 0..{teacher_layers} (0 = embeddings, then one per layer).")
+    return pairs

@@ -123,7 +123,7 @@ def adapt_teacher(
     what = f"mode {mode}" + (f", top {top_layers} layers" if mode == "top" else "")
     if keep_layers is not None:
         what = f"bottom {keep_layers} layers kept, " + what
-    after = train_masked_lm(model, tokenizer, data, args_with(args, alpha=0.0), extra_config={
+    after = train_masked_lm(model, tokenizer, data, args_with(args, alpha=0.0, hidden_loss_weight=0.0), extra_config={
         "base_model": f"{encoder} (MLM head fitted: {what})", "adaptation": adaptation, **(extra_config or {})})
     cost = {"train_cpu_seconds": after["train_cpu_s"], "train_wall_seconds": after["train_runtime_s"],
             "train_steps": args.max_steps, "train_tokens": args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps

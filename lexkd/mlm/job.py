@@ -83,7 +83,7 @@ def train_teacher(
 
     Args:
         spec: teacher size and seed.
-        args: training arguments; ``alpha`` is forced to 0 and ``seed`` to ``spec.seed``.
+        args: training arguments; ``alpha`` and ``hidden_loss_weight`` are forced to 0 and ``seed`` to ``spec.seed``.
 
     Returns:
         ``(model_folder, trained)``: ``OUTPUT_DIR/model`` and whether it was trained now.
@@ -104,7 +104,7 @@ def train_teacher(
         return model_dir, False
     model = build_student(len(tokenizer), num_hidden_layers=spec.layers, hidden_size=spec.hidden_size,
                           num_attention_heads=spec.heads, pad_token_id=tokenizer.pad_token_id, seed=spec.seed)
-    teacher_args = args_with(args, alpha=0.0, seed=spec.seed)
+    teacher_args = args_with(args, alpha=0.0, hidden_loss_weight=0.0, seed=spec.seed)
     train_masked_lm(model, tokenizer, data, teacher_args, resume=resume,
                     extra_config={"teacher": dataclasses.asdict(spec)})
     return model_dir, True

@@ -14,7 +14,7 @@ Combining teachers happens here, never inside a loss (style guide, convention 4)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -227,13 +227,16 @@ def _in_precision(model: PreTrainedModel, dtype: str) -> PreTrainedModel:
 
 
 @torch.inference_mode()
-def _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature):
-    logits = [
+def _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature, output_hidden_states=False):
+    outputs = [
         masked_lm_logits(t.model, batch["input_ids"], masked, batch.get("attention_mask"), batch.get("token_type_ids"),
-                         vocabulary_map=t.vocabulary_map)
+                         vocabulary_map=t.vocabulary_map, output_hidden_states=output_hidden_states)
         for t in teachers
     ]
-    return combine_teachers(logits, rule=rule, temperature=temperature, weight_temperature=weight_temperature, labels=gold)
+    logits = [output[0] for output in outputs] if output_hidden_states else outputs
+    target_probs, weights = combine_teachers(logits, rule=rule, temperature=temperature,
+                                             weight_temperature=weight_temperature, labels=gold)
+    return target_probs, weights, [output[1] for output in outputs] if output_hidden_states else None
 
 
 def teacher_targets(
@@ -257,7 +260,38 @@ def teacher_targets(
     """
     masked = batch["labels"] != -100
     gold = batch["labels"][masked]
-    target_probs, weights = _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature)
+    target_probs, weights, _ = _teacher_target(teachers, batch, masked, gold, rule, temperature, weight_temperature)
     # Tensors made under inference_mode cannot be saved for backward; the student's loss saves
     # the target, so hand out ordinary copies.
     return target_probs.clone(), weights.clone()
+
+
+def teacher_targets_and_hidden_states(
+    teachers: Sequence[Teacher],
+    batch: dict[str, torch.Tensor],
+    *,
+    rule: str,
+    temperature: float,
+    weight_temperature: float = 1.0,
+    layers: Sequence[Collection[int]] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor | None, ...]]]:
+    """:func:`teacher_targets` plus each teacher's hidden states, from the same teacher forward pass.
+
+    Args:
+        layers: for each teacher, the hidden-state indices wanted (0 = embeddings); ``None``: all.
+
+    Returns:
+        ``(target_probs (N, V), weights (K, N), hidden_states)``: ``hidden_states[k]`` is teacher
+        ``k``'s tuple of ``(B, T, H_k)`` states (embeddings, then each layer), ordinary tensors usable
+        in autograd at the wanted indices and ``None`` at the others (copying only what is used).
+    """
+    masked = batch["labels"] != -100
+    gold = batch["labels"][masked]
+    target_probs, weights, states = _teacher_target(teachers, batch, masked, gold, rule, temperature,
+                                                    weight_temperature, output_hidden_states=True)
+    wanted = [None] * len(teachers) if layers is None else list(layers)
+    if len(wanted) != len(teachers):
+        raise ValueError(f"layers lists {len(wanted)} teachers' hidden-state indices for {len(teachers)} teachers.")
+    hidden_states = [tuple(h.clone() if keep is None or i in keep else None for i, h in enumerate(teacher_states))
+                     for teacher_states, keep in zip(states, wanted, strict=True)]
+    return target_probs.clone(), weights.clone(), hidden_states

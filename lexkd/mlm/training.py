@@ -145,7 +145,7 @@ def finished_stage(output_dir: str | Path, args: DistillationArguments, teachers
     output_dir = Path(output_dir)
     if not is_complete_model(output_dir / "model"):
         return None
-    names = [t.name for t in teachers] if args.alpha > 0 else []
+    names = [t.name for t in teachers]  # as train_masked_lm records them
     if teacher_cache is not None:
         names = teacher_cache.teacher_names if args.alpha > 0 else []
     check_resume_settings(output_dir / "run_config.json", _run_config(args, names, data, teacher_cache, extra_config))
@@ -175,6 +175,8 @@ def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[st
     if teachers:
         training.update({"weighting rule": args.weighting, "weight temperature (tau)": args.weight_temperature,
                          "alpha": args.alpha, "temperature (T)": args.temperature})
+    if args.hidden_loss_weight > 0:
+        training["hidden-state term"] = hidden_term_summary(args)
     training.update({"steps": results.get("steps"), "batch size per device": args.per_device_train_batch_size,
                      "learning rate": args.learning_rate, "masking probability": args.mlm_probability,
                      "corpus": corpus, **data.stats, "seed": args.seed})
@@ -186,6 +188,12 @@ def masked_lm_card(name: str, args: DistillationArguments, teachers: Sequence[st
                       pipeline_tag="fill-mask",
                       result_notes="Held-out MLM loss in nats per masked token on the job's held-out documents, "
                                    "with fixed masks (the same for every model of the job).")
+
+
+def hidden_term_summary(args: DistillationArguments) -> str:
+    """One line on the hidden-state term, for the model card and the reports."""
+    return (f"weight {args.hidden_loss_weight}, {args.hidden_distance} distance, layer map {args.hidden_layer_map}, "
+            "a learned projection per teacher")
 
 
 def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: Sequence[str], results: dict) -> None:
@@ -202,5 +210,7 @@ def _write_run_report(output_dir: Path, args: DistillationArguments, teachers: S
     if teachers:
         lines += [f"Teachers: {', '.join(teachers)}; weighting {args.weighting}, alpha {args.alpha}, "
                   f"T {args.temperature}, tau {args.weight_temperature}.", ""]
+    if args.hidden_loss_weight > 0:
+        lines += [f"Hidden-state term: {hidden_term_summary(args)} (logged as hidden_loss).", ""]
     lines += ["![learning curves](learning_curves.png)", "", "Settings: `run_config.json`; log: `metrics.jsonl`.", ""]
     write_text_atomically("\n".join(lines), output_dir / "report.md")

@@ -71,7 +71,8 @@ def masked_lm_logits(
     token_type_ids: torch.Tensor | None = None,
     *,
     vocabulary_map=None,
-) -> torch.Tensor:
+    output_hidden_states: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Logits of a masked LM at the positions ``masked`` selects, computing its output layer there only.
 
     Args:
@@ -84,19 +85,27 @@ def masked_lm_logits(
         vocabulary_map: a :class:`lexkd.data.vocabulary_map.VocabularyMap` when ``model`` numbers the
             tokens of ``input_ids`` differently: ids are translated on the way in and the logits come back
             over the ids of ``input_ids``' vocabulary.
+        output_hidden_states: also return the encoder's hidden states, from the same forward pass.
 
     Returns:
         ``(N, vocab_size)`` logits, ``N = masked.sum()``, in row-major order of ``masked``
-        (the order of ``labels[masked]``); ``vocab_size`` is the vocabulary of ``input_ids``.
+        (the order of ``labels[masked]``); ``vocab_size`` is the vocabulary of ``input_ids``. With
+        ``output_hidden_states``, ``(logits, hidden_states)``: the ``(batch_size, seq_len, hidden)``
+        outputs of the embeddings (index 0) and of each layer (1 .. num_layers).
     """
     if vocabulary_map is not None:
         input_ids = vocabulary_map.teacher_ids(input_ids)  # (B, T) in the model's own ids
-        logits = masked_lm_logits(model, input_ids, masked, attention_mask, token_type_ids)  # (N, V_model)
-        return vocabulary_map.student_logits(logits)  # (N, V)
+        result = masked_lm_logits(model, input_ids, masked, attention_mask, token_type_ids,
+                                  output_hidden_states=output_hidden_states)  # (N, V_model) [, hidden states]
+        if output_hidden_states:  # the hidden states do not depend on how the vocabulary is numbered
+            return vocabulary_map.student_logits(result[0]), result[1]  # (N, V)
+        return vocabulary_map.student_logits(result)  # (N, V)
     kwargs = {"attention_mask": attention_mask}
     if token_type_ids is not None and model.config.model_type not in ("roberta", "xlm-roberta", "camembert", "distilbert",
                                                                       "mpnet"):
         kwargs["token_type_ids"] = token_type_ids
+    if output_hidden_states:
+        kwargs["output_hidden_states"] = True
     head = MASKED_HEADS.get(model.config.model_type)
     if head is None:
         if model.config.model_type not in _warned_types:
@@ -105,9 +114,12 @@ def masked_lm_logits(
                 "No masked-position head for model type %r: computing the full output layer and "
                 "gathering masked positions (correct, but slower).", model.config.model_type,
             )
-        return model(input_ids=input_ids, **kwargs).logits[masked]  # (B, T, V) -> (N, V)
-    hidden = model.base_model(input_ids=input_ids, **kwargs).last_hidden_state  # (B, T, H)
-    return head(model, hidden[masked])  # (N, H) -> (N, V)
+        outputs = model(input_ids=input_ids, **kwargs)
+        logits = outputs.logits[masked]  # (B, T, V) -> (N, V)
+    else:
+        outputs = model.base_model(input_ids=input_ids, **kwargs)
+        logits = head(model, outputs.last_hidden_state[masked])  # (B, T, H) -> (N, H) -> (N, V)
+    return (logits, outputs.hidden_states) if output_hidden_states else logits
 
 
 class MaskedPositionMLM(nn.Module):
@@ -118,20 +130,39 @@ class MaskedPositionMLM(nn.Module):
     -100. Running the forward through this module (rather than calling the inner model's parts
     from the trainer) keeps it under DistributedDataParallel's wrapper with ``accelerate launch``.
     ``state_dict``/``load_state_dict`` are the inner model's, so checkpoints have its keys.
+
+    With ``output_hidden_states=True`` the output also has ``"hidden_states"`` (the student's tuple,
+    embeddings then every layer, ``(batch_size, seq_len, hidden)`` each, from the same pass) and, when
+    :attr:`hidden_projectors` is not empty, ``"projected_hidden_states"``: for each projector, its
+    ``project(hidden_states)`` (:meth:`lexkd.losses.hidden.HiddenStateProjector.project`).
+
+    Attributes:
+        hidden_projectors: trained modules of hidden-state distillation (one per teacher), set by
+            :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer`. They live here and run in
+            :meth:`forward` so that the optimizer and DistributedDataParallel see them; they are not
+            part of the student (``state_dict`` leaves them out; the trainer saves them apart).
     """
 
     def __init__(self, model: PreTrainedModel):
         super().__init__()
         self.model = model
+        self.hidden_projectors = nn.ModuleList()
 
     @property
     def config(self):
         return self.model.config
 
-    def forward(self, input_ids, labels, attention_mask=None, token_type_ids=None):
+    def forward(self, input_ids, labels, attention_mask=None, token_type_ids=None, output_hidden_states=False):
         masked = labels != -100  # (B, T)
-        logits = masked_lm_logits(self.model, input_ids, masked, attention_mask, token_type_ids)
-        return {"logits": logits, "labels": labels[masked]}
+        if not output_hidden_states:
+            logits = masked_lm_logits(self.model, input_ids, masked, attention_mask, token_type_ids)
+            return {"logits": logits, "labels": labels[masked]}
+        logits, hidden_states = masked_lm_logits(self.model, input_ids, masked, attention_mask, token_type_ids,
+                                                 output_hidden_states=True)
+        outputs = {"logits": logits, "labels": labels[masked], "hidden_states": hidden_states}
+        if len(self.hidden_projectors):
+            outputs["projected_hidden_states"] = [projector.project(hidden_states) for projector in self.hidden_projectors]
+        return outputs
 
     def state_dict(self, *args, **kwargs):
         return self.model.state_dict(*args, **kwargs)
