@@ -168,3 +168,72 @@ def test_resume_reuses_a_finished_student_of_a_job_killed_in_the_next_stage(tmp_
     code = pretrain_multiteacher.run_cli(lambda: pretrain_multiteacher.main(
         job_argv(root, tmp_path / "no-such-corpus.txt", "--alpha", "0.2")))
     assert code == 2 and (root / "run_config.json").read_text() == recorded
+
+
+# ---------------------------------------------------------------------------------------------- item 1
+
+
+def test_resume_from_the_final_checkpoint_trains_no_further_step(tmp_path, tokenizer, data, teachers):
+    constant = {"lr_scheduler_type": "constant"}  # any extra step would change the weights
+    full = tiny_model(tokenizer)
+    train_masked_lm(full, tokenizer, data, tiny_args(tmp_path / "full", **constant), teachers=teachers)
+    run = tmp_path / "run"
+    train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(run, **constant), teachers=teachers)
+    for attempt in range(2):  # died during the final evaluation or model save, twice
+        shutil.rmtree(run / "model")
+        (run / "eval_results.json").unlink()
+        checkpoints = sorted(p.name for p in run.glob("checkpoint-*"))
+        resumed = tiny_model(tokenizer, seed=99)
+        results = train_masked_lm(resumed, tokenizer, data, tiny_args(run, **constant), teachers=teachers, resume=True)
+        assert results["steps"] == 6, attempt
+        assert_same_weights(full.state_dict(), resumed)
+        assert sorted(p.name for p in run.glob("checkpoint-*")) == checkpoints  # nothing rotated away
+        assert (run / "model" / "config.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- item 2
+
+
+def test_non_finite_settings_are_refused():
+    for change, message in [({"temperature": float("inf")}, "temperature must be finite"),
+                            ({"weight_temperature": float("nan")}, "weight_temperature must be finite"),
+                            ({"alpha": float("nan")}, "alpha must be in"),
+                            ({"learning_rate": float("inf")}, "learning_rate must be finite")]:
+        with pytest.raises(ValueError, match=message):
+            tiny_args("x", **change)
+
+
+def test_a_non_finite_loss_stops_training_naming_the_step_and_saves_no_model(tmp_path, tokenizer, data):
+    from lexkd.mlm.teachers import Teacher
+    from lexkd.utils.runs import NonFiniteTrainingError
+
+    broken = tiny_model(tokenizer, seed=3).eval()
+    with torch.no_grad():
+        broken.cls.predictions.bias.fill_(float("nan"))  # as a cache of NaN targets would give
+    with pytest.raises(NonFiniteTrainingError, match="Non-finite training loss .* at step 1"):
+        train_masked_lm(tiny_model(tokenizer), tokenizer, data, tiny_args(tmp_path / "run"),
+                        teachers=[Teacher("nan", broken, tokenizer)])
+    assert not (tmp_path / "run" / "model").exists() and not list((tmp_path / "run").glob("checkpoint-*"))
+
+
+def test_a_non_finite_gradient_stops_training_before_the_optimizer_step(tmp_path, tokenizer, data, teachers):
+    from lexkd.utils.runs import NonFiniteTrainingError
+
+    student = tiny_model(tokenizer)
+    student.bert.embeddings.LayerNorm.weight.register_hook(lambda grad: grad * float("nan"))
+    before = student.bert.embeddings.word_embeddings.weight.detach().clone()
+    with pytest.raises(NonFiniteTrainingError, match="Non-finite gradient at step 1"):
+        train_masked_lm(student, tokenizer, data, tiny_args(tmp_path / "run"), teachers=teachers)
+    assert torch.equal(student.bert.embeddings.word_embeddings.weight, before)  # the step was not taken
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_a_model_with_non_finite_weights_is_never_saved(tmp_path, tokenizer):
+    from lexkd.utils.io import NonFiniteModelError, save_model_atomically
+
+    model = tiny_model(tokenizer)
+    with torch.no_grad():
+        model.bert.encoder.layer[0].output.dense.weight[0, :3] = float("nan")
+    with pytest.raises(NonFiniteModelError, match="3 parameter values are NaN or infinite"):
+        save_model_atomically(model, tokenizer, tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []

@@ -119,7 +119,7 @@ def test_alpha_zero_needs_no_teacher_and_alpha_positive_does(tmp_path, tokenizer
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"alpha": 1.5}, "alpha must be in"), ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"alpha": 1.5}, "alpha must be in"), ({"temperature": 0.0}, "temperature must be finite and > 0"),
     ({"weighting": "vote"}, "valid rules"), ({"weight_temperature": -1.0}, "weight_temperature"),
 ])
 def test_bad_distillation_arguments(tmp_path, change, message):
@@ -254,7 +254,7 @@ def test_bad_inputs_give_clear_errors(tmp_path, corpus_file, finished_job, capsy
         (["--teachers", str(tmp_path / "missing-teacher")], "does not exist"),
         (["--weighting", "vote"], "valid rules"),
         (["--alpha", "2"], "alpha must be in [0, 1]"),
-        (["--temperature", "0"], "temperature must be > 0"),
+        (["--temperature", "0"], "temperature must be finite and > 0"),
     ]
     for extra, message in cases:
         code, err = run_job(job_argv(tmp_path / "out", corpus_file, *extra), capsys)

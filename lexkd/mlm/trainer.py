@@ -43,6 +43,7 @@ from lexkd.mlm.teachers import (
 )
 from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
 from lexkd.utils.loss_logging import LossPartsLoggingMixin
+from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
 
 CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
 """Batch keys of cached teacher targets (see :class:`lexkd.mlm.cache.CachedTargetCollator`)."""
@@ -102,12 +103,14 @@ class DistillationArguments(TrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 <= self.alpha <= 1.0:
+        if not 0.0 <= self.alpha <= 1.0:  # (NaN fails every comparison)
             raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}.")
-        if not self.temperature > 0:
-            raise ValueError(f"--temperature must be > 0, got {self.temperature}.")
-        if not self.weight_temperature > 0:
-            raise ValueError(f"--weight_temperature must be > 0, got {self.weight_temperature}.")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise ValueError(f"--temperature must be finite and > 0, got {self.temperature}.")
+        if not (self.weight_temperature > 0 and math.isfinite(self.weight_temperature)):
+            raise ValueError(f"--weight_temperature must be finite and > 0, got {self.weight_temperature}.")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate >= 0):
+            raise ValueError(f"--learning_rate must be finite and >= 0, got {self.learning_rate}.")
         if not 0.0 < self.mlm_probability < 1.0:
             raise ValueError(f"--mlm_probability must be in (0, 1), got {self.mlm_probability}.")
         check_weighting_rule(self.weighting)
@@ -171,7 +174,7 @@ def evaluate_masked_lm(model: torch.nn.Module, dataloader, *, accelerator=None, 
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "accuracy": correct / count, "masked_tokens": int(count)}
 
 
-class MultiTeacherDistillationTrainer(LossPartsLoggingMixin, Trainer):
+class MultiTeacherDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossPartsLoggingMixin, Trainer):
     """``Trainer`` for confidence-weighted multi-teacher MLM distillation (Wahle, arXiv 2301.08130).
 
     Args:

@@ -38,6 +38,7 @@ from lexkd.losses import (
 )
 from lexkd.models.seq2seq import GenerationSettings, decoder_input_ids_from_labels, generate_targets
 from lexkd.utils.loss_logging import LossPartsLoggingMixin
+from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
 
 METHODS = ("sft", "word_kd", "seqkd", "pseudo_targets", "joint_teaching", "f_distill")
 """Names accepted by ``--method``."""
@@ -141,7 +142,7 @@ def student_turn(micro_step: int, share: float) -> bool:
     return math.floor((micro_step + 1) * share) > math.floor(micro_step * share)
 
 
-class Seq2SeqDistillationTrainer(LossPartsLoggingMixin, Trainer):
+class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossPartsLoggingMixin, Trainer):
     """``Trainer`` for seq2seq KD: see the module docstring for the methods.
 
     Args:

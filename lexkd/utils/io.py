@@ -24,7 +24,9 @@ from typing import IO
 from filelock import FileLock
 
 __all__ = [
+    "NonFiniteModelError",
     "atomic_directory",
+    "check_finite_parameters",
     "file_lock",
     "save_model_atomically",
     "save_pretrained_atomically",
@@ -162,13 +164,32 @@ def save_model_atomically(model, tokenizer, directory: str | os.PathLike, *, mod
 
     Args:
         model_card: Markdown text written as the folder's ``README.md`` (the model card), if given.
+
+    Raises:
+        NonFiniteModelError: a parameter holds NaN or infinite values (nothing is written).
     """
+    check_finite_parameters(model, directory)
     with atomic_directory(directory) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if model_card is not None:
             (tmp / "README.md").write_text(model_card, encoding="utf-8")
     return Path(directory)
+
+
+class NonFiniteModelError(ValueError):
+    """A model whose parameters hold NaN or infinite values: it is never saved as a finished model."""
+
+
+def check_finite_parameters(model, directory: str | os.PathLike = "") -> None:
+    """Raise :class:`NonFiniteModelError` when a parameter of ``model`` holds NaN or infinite values."""
+    bad = [(name, int((~p.detach().isfinite()).sum())) for name, p in model.named_parameters()
+           if not bool(p.detach().isfinite().all())]
+    if bad:
+        total = sum(count for _, count in bad)
+        raise NonFiniteModelError(
+            f"Not saving {str(directory) or 'the model'}: {total:,} parameter values are NaN or infinite (in "
+            f"{len(bad)} tensors, e.g. {bad[0][0]}). Training diverged: check the settings and inputs.")
 
 
 @contextlib.contextmanager

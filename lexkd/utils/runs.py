@@ -295,3 +295,39 @@ class StopAtMaxStepsMixin:
                 self.state = state
                 return TrainOutput(state.global_step, float("nan"), {"train_runtime": 0.0})
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+
+class NonFiniteTrainingError(ValueError):
+    """A training loss or gradient became NaN or infinite: training stops before it spreads into the weights."""
+
+
+class _GradientCheck(TrainerCallback):
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        import torch
+
+        grads = [p.grad for p in model.parameters() if p.grad is not None] if model is not None else []
+        if grads and not bool(torch.stack([g.isfinite().all() for g in grads]).all()):
+            raise NonFiniteTrainingError(
+                f"Non-finite gradient at step {state.global_step + 1}: training stopped before the optimizer step, "
+                "nothing of this step is saved. Lower the learning rate, check the inputs (a damaged cache?) and "
+                "resume from the last checkpoint (--resume).")
+
+
+class NonFiniteGuardMixin:
+    """A ``Trainer`` mixin: stop with :class:`NonFiniteTrainingError` on a NaN/inf training loss (per micro-batch)
+    or gradient (before each optimizer step), naming the step, instead of training a NaN model to the end."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_callback(_GradientCheck())
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        import torch
+
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not bool(torch.isfinite(loss).all()):
+            raise NonFiniteTrainingError(
+                f"Non-finite training loss ({loss.item()}) at step {self.state.global_step + 1}: training stopped, "
+                "nothing of this step is saved. Check the settings (temperature, learning rate) and the inputs "
+                "(a damaged teacher cache?), then resume from the last checkpoint (--resume).")
+        return loss
