@@ -147,7 +147,7 @@ def summarize(args: StudyArguments) -> list[dict]:
         "# MLM heads for head-less pretrained encoders: held-out masked-token loss and accuracy", "",
         f"Corpus: {', '.join(Path(c).name for c in args.corpus)}; {args.max_seq_length}-token sequences, "
         f"{args.batch_size} per step; the same held-out sequences and masks for every row (loss in nats). CPU minutes: "
-        "training only, this process, all threads.", "", markdown_table(rows, columns), "", "![curves](results.png)", ""])
+        "training only (held-out evaluations excluded), this process, all threads.", "", markdown_table(rows, columns), "", "![curves](results.png)", ""])
     write_json_atomically(rows, Path(args.output_dir) / "results.json")
     write_text_atomically(text, Path(args.output_dir) / "results.md")
     _plot(curves, Path(args.output_dir) / "results.png")
