@@ -80,3 +80,22 @@ def test_a_student_source_with_another_vocabulary_than_the_job_tokenizer_is_refu
         make_student(StudentArguments(student_init_from=path), other)
     with pytest.raises(VocabularyMismatchError, match="another vocabulary"):
         make_student(StudentArguments(student=path), other)
+
+
+def test_without_tokenizer_flag_the_student_source_brings_its_tokenizer(source, tokenizer, texts, tmp_path):
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.mlm.job import student_tokenizer_default
+
+    _, path = source
+    corpus = CorpusArguments()
+    student_tokenizer_default(corpus, StudentArguments(student_init_from=path))
+    assert corpus.tokenizer == path  # not the first teacher's
+    given = CorpusArguments(tokenizer="given")
+    student_tokenizer_default(given, StudentArguments(student_init_from=path))
+    assert given.tokenizer == "given"  # --tokenizer wins
+    bare = tmp_path / "no-tokenizer"
+    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64)).save_pretrained(bare)
+    none = CorpusArguments()
+    student_tokenizer_default(none, StudentArguments(student_init_from=str(bare)))
+    assert none.tokenizer is None  # nothing to bring: the first teacher's, as before

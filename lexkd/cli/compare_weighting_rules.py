@@ -23,7 +23,7 @@ from pathlib import Path
 from lexkd.cli.pretrain_multiteacher import DEFAULTS  # the main job's settings
 from lexkd.data.arguments import CorpusArguments
 from lexkd.mlm.arguments import StudentArguments, TeacherArguments
-from lexkd.mlm.job import args_with, make_student, prepare_job
+from lexkd.mlm.job import args_with, make_student, prepare_job, student_tokenizer_default
 from lexkd.mlm.teachers import WEIGHTING_RULES, check_weighting_rule
 from lexkd.mlm.trainer import DistillationArguments
 from lexkd.mlm.training import train_masked_lm
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
         check_weighting_rule(rule)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = Path(train_args.output_dir) / "weighting"
+    student_tokenizer_default(corpus_args, student_args)
     tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args)
     rows, curves = [], {}
     for rule in compare.rules:

@@ -29,7 +29,13 @@ from pathlib import Path
 from lexkd.data.arguments import CorpusArguments
 from lexkd.mlm.arguments import StudentArguments, TeacherArguments
 from lexkd.mlm.cache_reader import TeacherCache
-from lexkd.mlm.job import args_with, evaluate_teachers, make_student, prepare_job
+from lexkd.mlm.job import (
+    args_with,
+    evaluate_teachers,
+    make_student,
+    prepare_job,
+    student_tokenizer_default,
+)
 from lexkd.mlm.trainer import DistillationArguments
 from lexkd.mlm.training import finished_stage, hidden_term_summary, train_masked_lm
 from lexkd.utils.cli import parse_args, run_cli
@@ -79,6 +85,7 @@ def main(argv=None) -> int:
                          "--hidden_loss_weight 0.")
 
     cache = TeacherCache.open(teacher_args.teacher_cache) if teacher_args.teacher_cache else None
+    student_tokenizer_default(corpus_args, student_args)
     tokenizer, data, teachers = prepare_job(teacher_args, corpus_args, train_args, resume=job.resume, teacher_cache=cache)
     if train_args.should_save:  # once the input is valid: a command that fails leaves the old record
         write_json_atomically({"job": vars(job), "teachers": vars(teacher_args), "corpus": vars(corpus_args),
