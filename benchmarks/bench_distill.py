@@ -64,6 +64,9 @@ class BenchArguments:
     warmup: int = field(default=5, metadata={"help": "Untimed steps at the start of each method."})
     window: int = field(default=10, metadata={"help": "Steps per timed window (throughput = median over windows)."})
     seed: int = field(default=0, metadata={"help": "Seed of the student's initialisation, the batch order and the masks."})
+    teacher_dtype: str = field(default="float32", metadata={
+        "help": "Precision the teachers run in, on-line and while the cache is built: float32, bfloat16, float16 "
+                "or int8 (as --teacher_dtype of scripts/pretrain_multiteacher.py)."})
 
 
 def main(argv=None) -> int:
@@ -85,7 +88,7 @@ def main(argv=None) -> int:
     config = BenchConfig(cache_dir=str(root / "cache"), teachers=teachers, tokenizer=str(tokenizer_dir),
                          eval_dir=str(root / "eval"), student_layers=args.student_layers,
                          student_hidden_size=args.student_hidden_size, batch_size=args.batch_size,
-                         warmup=args.warmup, window=args.window, seed=args.seed)
+                         warmup=args.warmup, window=args.window, seed=args.seed, teacher_dtype=args.teacher_dtype)
     results = []
     for name in [m for m in METHODS if m in args.methods]:
         steps = args.reference_steps if name in ("hf_full_head", "naive", "textbrewer") else args.steps

@@ -74,6 +74,7 @@ class BenchConfig:
     warmup: int = 5
     window: int = 10
     seed: int = 0
+    teacher_dtype: str = "float32"
 
 
 class StepTimes(TrainerCallback):
@@ -243,7 +244,8 @@ def run_method(name: str, config: BenchConfig, steps: int) -> dict:
     if name == "textbrewer":  # as its users load them: plain masked LMs
         teachers = [AutoModelForMaskedLM.from_pretrained(path).eval() for path in config.teachers]
     else:
-        teachers = _mapped(load_teachers(config.teachers), tokenizer) if name in ("online", "naive") else []
+        teachers = (_mapped(load_teachers(config.teachers, dtype=config.teacher_dtype), tokenizer)
+                    if name in ("online", "naive") else [])
     timer = StepTimes()
     with tempfile.TemporaryDirectory() as tmp:
         ordered = OrderedRows(rows, with_targets=name == "cached")
@@ -304,7 +306,8 @@ def _build_worker(kwargs: dict, queue) -> None:
     try:
         start = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(kwargs["tokenizer"])
-        build_teacher_cache(_mapped(load_teachers(kwargs["teachers"]), tokenizer), tokenizer,
+        teachers = load_teachers(kwargs["teachers"], dtype=kwargs.get("teacher_dtype", "float32"))
+        build_teacher_cache(_mapped(teachers, tokenizer), tokenizer,
                             datasets.load_from_disk(kwargs["train_dir"]), kwargs["cache_dir"], top_k=kwargs["top_k"],
                             num_maskings=kwargs["num_maskings"], rule=kwargs["weighting"],
                             temperature=kwargs["temperature"], masking_seed=kwargs["seed"],
@@ -319,8 +322,8 @@ def build_cache_in_process(**kwargs) -> dict:
     """Build the benchmark's teacher cache in a fresh process: ``{"seconds", "peak_rss_mb"}`` of the build.
 
     Keyword args: ``teachers``, ``tokenizer``, ``train_dir`` (a saved tokenised corpus),
-    ``cache_dir``, ``top_k``, ``num_maskings``, ``weighting``, ``temperature``, ``seed``, and
-    ``overwrite`` (replace a cache built with other settings).
+    ``cache_dir``, ``top_k``, ``num_maskings``, ``weighting``, ``temperature``, ``seed``,
+    ``teacher_dtype`` (float32 when absent) and ``overwrite`` (replace a cache built with other settings).
 
     Raises:
         RuntimeError: the build failed (its error message).
@@ -430,14 +433,17 @@ def prepare(args, root: Path):
     build_path, meta_path = root / "cache_build.json", root / "cache" / META_NAME
     wanted = {"top_k": args.top_k, "num_maskings": args.num_maskings, "masking_seed": args.seed}
     built = json.loads(meta_path.read_text())["config"] if meta_path.is_file() else None
+    dtype = getattr(args, "teacher_dtype", "float32")
     stale = built is not None and (any(built.get(key) != value for key, value in wanted.items())
-                                   or [t["name"] for t in built["teachers"]] != teachers)
+                                   or [t["name"] for t in built["teachers"]] != teachers
+                                   or any(t.get("dtype", "float32") != dtype for t in built["teachers"]))
     if stale:
         logging.info("Rebuilding %s: it was built with %s, this run asks for %s", root / "cache",
                      {key: built.get(key) for key in wanted}, wanted)
     if built is None or stale or not build_path.is_file():
         build = build_cache_in_process(teachers=teachers, tokenizer=str(tokenizer_dir), train_dir=str(root / "train"),
                                        cache_dir=str(root / "cache"), top_k=args.top_k, num_maskings=args.num_maskings,
-                                       weighting="entropy", temperature=1.0, seed=args.seed, overwrite=stale)
+                                       weighting="entropy", temperature=1.0, seed=args.seed, overwrite=stale,
+                                       teacher_dtype=dtype)
         write_text_atomically(json.dumps(build), build_path)
     return tokenizer_dir, teachers, data, json.loads(build_path.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,20 @@ def test_yaml_scalar_for_a_list_flag_is_one_item(tmp_path):
     config.write_text("corpus: ../text/brown.zip\nteachers: path/to/one\n")
     corpus, teachers = parse_args((CorpusArguments, TeacherArguments), ["--config", str(config)])
     assert corpus.corpus == ["../text/brown.zip"] and teachers.teachers == ["path/to/one"]
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
+def test_every_shipped_config_is_read_by_the_main_job(config):
+    """Each file in configs/ names only flags of scripts/pretrain_multiteacher.py (an unknown key stops parsing)."""
+    import yaml
+
+    from lexkd.cli.pretrain_multiteacher import ARGUMENTS, DEFAULTS
+    from lexkd.utils.cli import parse_args
+
+    path = Path(__file__).parents[1] / "configs" / config
+    parsed = parse_args(ARGUMENTS, ["--config", str(path)], DEFAULTS)
+    values = {k: v for group in parsed for k, v in vars(group).items()}
+    for key, value in yaml.safe_load(path.read_text()).items():
+        expected = [value] if key in ("corpus", "teachers") and isinstance(value, str) else value
+        expected = [] if key == "report_to" and value == "none" else expected  # transformers' normal form
+        assert values[key] == expected or str(values[key]) == str(expected), (config, key)

@@ -50,6 +50,7 @@ from transformers import TrainingArguments
 
 from lexkd.data.sampling import subsample
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
+from lexkd.tasks.classification.distillation import TaskDistillationArguments
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
@@ -115,10 +116,12 @@ DEFAULTS = {"output_dir": "runs/plagiarism/{task}/{label}", **FINETUNING_DEFAULT
 
 def main(argv=None) -> int:
     start = time.perf_counter()
-    args, train_args = parse_args((PlagiarismArguments, TrainingArguments), argv, DEFAULTS)
+    args, distillation, train_args = parse_args((PlagiarismArguments, TaskDistillationArguments, TrainingArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = get_plagiarism_task(args.task)
     check_model_reference(args.model)
+    for teacher in distillation.teacher:
+        check_model_reference(teacher)
     data, source = load_plagiarism_data(spec, data=args.data, train_corpus=args.train_corpus,
                                         test_corpus=args.test_corpus, corpus=args.corpus,
                                         test_fraction=args.test_fraction, split_seed=args.split_seed,
@@ -133,6 +136,7 @@ def main(argv=None) -> int:
     command = ("python scripts/eval_plagiarism.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     run_and_report(args.model, data, spec, train_args, source=source, results_root=args.results_root, label=args.label,
                    max_seq_length=args.max_seq_length, save_model=args.save_model, command=command, start_time=start,
+                   distillation=distillation,
                    settings=settings)
     return 0
 

@@ -25,6 +25,8 @@ Examples:
     python scripts/finetune_glue.py --task sst2 --model bert-base-uncased --data hub --learning_rate 2e-5
     python scripts/finetune_glue.py --task stsb --model runs/quickstart/teachers/teacher-large/model \\
         --max_train_examples 500 --max_steps 50
+    python scripts/finetune_glue.py --task sst2 --model runs/quickstart/student-distilled/model \\
+        --teacher runs/glue/sst2/minilm/model --alpha 0.5 --temperature 2     # task distillation
     python scripts/finetune_glue.py --task sst2 --model tfidf-svm --train_file train.csv \\
         --validation_file dev.csv --columns sentence=text,label=polarity
     python scripts/finetune_glue.py --task sst2 --model tfidf-svm --train_file train.tsv \\
@@ -43,6 +45,7 @@ from transformers import TrainingArguments
 
 from lexkd.data.sampling import subsample
 from lexkd.tasks.classification.classic import CLASSIC_MODELS
+from lexkd.tasks.classification.distillation import TaskDistillationArguments
 from lexkd.tasks.classification.finetune import (
     FINETUNING_DEFAULTS,
     check_model_reference,
@@ -91,10 +94,12 @@ DEFAULTS = {"output_dir": "runs/glue/{task}/{label}", **FINETUNING_DEFAULTS}
 
 def main(argv=None) -> int:
     start = time.perf_counter()
-    args, train_args = parse_args((GlueArguments, TrainingArguments), argv, DEFAULTS)
+    args, distillation, train_args = parse_args((GlueArguments, TaskDistillationArguments, TrainingArguments), argv, DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = get_task(args.task)
     check_model_reference(args.model)
+    for teacher in distillation.teacher:
+        check_model_reference(teacher)
     data, source = load_task_data(spec, args.data, train_file=args.train_file,
                                   validation_file=args.validation_file, columns=args.columns,
                                   validation_columns=args.validation_columns)
@@ -104,6 +109,7 @@ def main(argv=None) -> int:
     command = ("python scripts/finetune_glue.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     run_and_report(args.model, data, spec, train_args, source=source, results_root=args.results_root, label=args.label,
                    max_seq_length=args.max_seq_length, save_model=args.save_model, command=command, start_time=start,
+                   distillation=distillation,
                    settings={"max_train_examples": args.max_train_examples, "max_eval_examples": args.max_eval_examples})
     return 0
 

@@ -41,10 +41,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
-    PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
@@ -53,10 +50,23 @@ from transformers import (
 
 from lexkd.models.masked_lm import check_local_model, count_parameters
 from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
+from lexkd.tasks.classification.distillation import (
+    TEACHER_LOGITS,
+    TaskDistillationArguments,
+    TaskDistillationTrainer,
+    mean_teacher_weights,
+    teacher_logits,
+)
 from lexkd.tasks.classification.evaluation import ClassificationEvaluator
+from lexkd.tasks.classification.loading import (  # noqa: F401  (load_classifier, load_tokenizer: part of this module's API)
+    load_classifier,
+    load_tokenizer,
+    tokenize_dataset,
+    uses_segment_ids,
+)
 from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
 from lexkd.tasks.glue.data import get_task
-from lexkd.utils.hub import hub_load_error, is_local_reference, model_label
+from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically, write_text_atomically
 from lexkd.utils.model_card import model_card
 from lexkd.utils.reporting import update_results_table
@@ -154,77 +164,10 @@ def evaluation_splits(dataset_dict: datasets.DatasetDict) -> list[str]:
 # --------------------------------------------------------------------------- fine-tuning
 
 
-def _source(name: str):
-    check_local_model(name, role="model")
-    return Path(name).expanduser() if is_local_reference(name) else name
-
-
-def load_classifier(model_name_or_path: str, task: TaskSpec | str, *,
-                    with_new_weights: bool = False) -> PreTrainedModel | tuple[PreTrainedModel, list[str]]:
-    """``AutoModelForSequenceClassification`` for the task from any checkpoint (folder or hub id).
-
-    ``num_labels`` and the label names come from the task; regression tasks get
-    ``problem_type="regression"`` (one output, MSE loss). From a ``BertForPreTraining``
-    checkpoint (lexkd's students) the encoder and pooler load and the classifier layer is new;
-    from a ``BertForMaskedLM`` (lexkd's teachers) the pooler is new too. New weights are
-    initialised from the current torch seed.
-
-    Returns:
-        the model, or ``(model, names of the newly initialised weights)`` with ``with_new_weights``.
-
-    Raises:
-        FileNotFoundError: a local path with no saved model (:func:`lexkd.models.masked_lm.check_local_model`).
-        OSError: a hub id that cannot be loaded.
-    """
-    spec, name = get_task(task), str(model_name_or_path)
-    kwargs = {"num_labels": spec.num_labels,
-              "problem_type": "regression" if spec.is_regression else "single_label_classification"}
-    if not spec.is_regression:
-        kwargs["id2label"] = dict(enumerate(spec.label_names))
-        kwargs["label2id"] = {label: i for i, label in enumerate(spec.label_names)}
-    source = _source(name)
-    try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True, **kwargs)
-    except OSError as error:
-        raise hub_load_error(name, error) from None
-    return (model, sorted(info["missing_keys"])) if with_new_weights else model
-
-
-def load_tokenizer(model_name_or_path: str) -> PreTrainedTokenizerBase:
-    """The checkpoint's tokenizer (``AutoTokenizer``). Raises: FileNotFoundError, OSError as :func:`load_classifier`."""
-    name = str(model_name_or_path)
-    source = _source(name)
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except OSError as error:
-        raise hub_load_error(name, error) from None
-
-
-def tokenize_dataset(dataset_dict: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, task: TaskSpec,
-                     *, max_seq_length: int = 128, segment_ids: bool | None = None) -> datasets.DatasetDict:
-    """``input_ids``, ``attention_mask`` (and ``token_type_ids``) plus ``label`` for every split.
-
-    Pairs are encoded as pairs (``tokenizer(first, second)``: ``[CLS] a [SEP] b [SEP]``),
-    truncated longest-first to ``max_seq_length`` tokens; padding is left to the collator.
-    ``segment_ids=True`` asks for ``token_type_ids`` (0 for a, 1 for b) even from tokenizers that
-    leave them out by default, as lexkd's own WordPiece tokenizers do; ``None`` keeps the
-    tokenizer's default.
-    """
-    def encode(batch):
-        return tokenizer(*[batch[column] for column in task.text_columns], truncation=True, max_length=max_seq_length,
-                         return_token_type_ids=segment_ids)
-
-    return dataset_dict.map(encode, batched=True, remove_columns=list(task.text_columns), desc="Tokenizing")
-
-
-def uses_segment_ids(model: PreTrainedModel) -> bool:
-    """Whether the model has a learned segment embedding (``type_vocab_size`` >= 2, as BERT)."""
-    return getattr(model.config, "type_vocab_size", 0) >= 2
-
-
 def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetDict, task_spec_or_columns,
                         training_args: TrainingArguments, *, max_seq_length: int = 128,
-                        tokenizer: PreTrainedTokenizerBase | None = None, save_model: bool = False) -> RunResult:
+                        tokenizer: PreTrainedTokenizerBase | None = None, save_model: bool = False,
+                        distillation: TaskDistillationArguments | None = None) -> RunResult:
     """Fine-tune a checkpoint on ``dataset_dict["train"]`` and evaluate every other split.
 
     Args:
@@ -234,6 +177,11 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
         training_args: ``transformers.TrainingArguments`` (epochs/steps, batch size, learning
             rate, seed, ...); logs go to ``OUTPUT_DIR/metrics.jsonl`` (replaced at each run).
         save_model: also save the fine-tuned model and tokenizer to ``OUTPUT_DIR/model`` (atomically).
+        distillation: with teachers (``distillation.teacher``), task-specific distillation: the
+            teachers' logits over the training split are computed (or read from their cache) first,
+            then the student trains on gold labels plus their combined soft labels
+            (:mod:`lexkd.tasks.classification.distillation`); the student's initialisation is the
+            same as without teachers.
 
     Returns:
         a :class:`RunResult` with the official metrics and ``(N,)`` predictions of each split.
@@ -241,12 +189,21 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     Raises:
         FileNotFoundError, OSError: a model that cannot be loaded (:func:`load_classifier`).
         ValueError: an unknown task, missing columns, no ``train`` split, or ``max_seq_length``
-            beyond the model's position embeddings.
+            beyond the model's position embeddings; with teachers, a regression task.
+        TeacherLabelMismatchError: a teacher fine-tuned for another label set.
     """
     if "train" not in dataset_dict:
         raise ValueError(f"No 'train' split to fine-tune on; splits: {', '.join(dataset_dict)}.")
     spec = resolve_task(task_spec_or_columns, dataset_dict)
     tokenizer = tokenizer or load_tokenizer(model_name_or_path)
+    distilling = distillation is not None and distillation.enabled
+    if distilling:  # before the student's seeded initialisation, which stays that of plain fine-tuning
+        kd_start = time.perf_counter()
+        soft, teacher_records = teacher_logits(
+            distillation.teacher, dataset_dict["train"], spec, max_seq_length=max_seq_length,
+            cache_dir=distillation.teacher_logits_dir, batch_size=training_args.per_device_eval_batch_size,
+            allow_unpinned_teacher=distillation.allow_unpinned_teacher)
+        teacher_time = time.perf_counter() - kd_start
     set_seed(training_args.seed)  # the new classifier layer's initialisation
     model, new_weights = load_classifier(model_name_or_path, spec, with_new_weights=True)
     positions = getattr(model.config, "max_position_embeddings", None)
@@ -257,11 +214,16 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     splits = evaluation_splits(dataset_dict)
     log_path = Path(training_args.output_dir) / "metrics.jsonl"
     log_path.unlink(missing_ok=True)
-    trainer = Trainer(model=model, args=training_args, train_dataset=encoded["train"],
-                      eval_dataset=encoded[splits[0]] if splits else None,
-                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-                      compute_metrics=lambda output: compute_metrics(spec, output.predictions, output.label_ids),
-                      callbacks=[MetricsJsonlCallback(log_path)])
+    train_set, trainer_class, extra = encoded["train"], Trainer, {}
+    if distilling:
+        train_set = train_set.add_column(TEACHER_LOGITS, soft.tolist())
+        trainer_class = TaskDistillationTrainer
+        extra = {"distillation": distillation, "teacher_labels": [r["label"] for r in teacher_records]}
+    trainer = trainer_class(model=model, args=training_args, train_dataset=train_set,
+                            eval_dataset=encoded[splits[0]] if splits else None,
+                            data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                            compute_metrics=lambda output: compute_metrics(spec, output.predictions, output.label_ids),
+                            callbacks=[MetricsJsonlCallback(log_path)], **extra)
     start = time.perf_counter()
     trained = trainer.train()
     train_time = time.perf_counter() - start
@@ -287,6 +249,11 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     details = {"parameters": count_parameters(model), "steps": trainer.state.global_step,
                "epochs": round(trainer.state.epoch or 0.0, 3), "train_loss": trained.training_loss,
                "max_seq_length": max_seq_length, "segment_ids": bool(segment_ids), "new_weights": new_weights}
+    if distilling:
+        details["distillation"] = {
+            **distillation.settings(), "teacher_logits": teacher_records, "teacher_logits_time_s": round(teacher_time, 2),
+            "mean_teacher_weights": mean_teacher_weights(soft, dataset_dict["train"]["label"], distillation,
+                                                         [r["label"] for r in teacher_records])}
     return RunResult(spec, str(model_name_or_path), "fine-tuned", metrics, predictions, len(dataset_dict["train"]),
                      {s: len(dataset_dict[s]) for s in splits}, round(train_time, 2),
                      round(time.perf_counter() - start - train_time, 2), details)
@@ -378,13 +345,17 @@ def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, out
 def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, training_args: TrainingArguments, *,
                    source: str, results_root: str | os.PathLike, label: str | None = None,
                    max_seq_length: int = 128, save_model: bool = False, command: str = "",
-                   start_time: float | None = None, settings: dict | None = None) -> dict | None:
+                   start_time: float | None = None, settings: dict | None = None,
+                   distillation: TaskDistillationArguments | None = None) -> dict | None:
     """What the fine-tuning scripts do once their data are loaded: run the classic baseline
     ``model`` (a name in :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`) or fine-tune the
     checkpoint ``model``, then write the outputs (:func:`write_run_outputs`) and print a summary.
 
     ``training_args.output_dir`` may hold ``{task}`` and ``{label}``, filled in here. ``settings``
-    are recorded with the run; the fine-tuning hyper-parameters are added for checkpoints.
+    are recorded with the run; the fine-tuning hyper-parameters are added for checkpoints. With
+    teachers in ``distillation`` the run is task-specific distillation (:func:`finetune_classifier`),
+    and the default label says so (``MODEL+kd-TEACHER1+TEACHER2``), so that its row does not replace
+    the plain fine-tuning's in the results table.
 
     Returns:
         the ``metrics.json`` content, or None in processes other than the first (they write nothing).
@@ -392,6 +363,12 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
     Raises:
         as :func:`evaluate_classic` and :func:`finetune_classifier`.
     """
+    distilling = distillation is not None and distillation.enabled
+    if distilling and model in CLASSIC_MODELS:
+        raise ValueError(f"--teacher distils into a neural student; {model!r} is a classic baseline. Drop --teacher "
+                         "or pass a checkpoint as --model.")
+    if label is None and distilling:
+        label = model_label(model) + "+kd-" + "+".join(model_label(t) for t in distillation.teacher)
     label = label or model_label(model)
     output_dir = training_args.output_dir.replace("{task}", task.name).replace("{label}", label.replace("/", "--"))
     settings = {"seed": training_args.seed, **(settings or {})}
@@ -400,11 +377,12 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
     else:
         training_args = dataclasses.replace(training_args, output_dir=output_dir)
         result = finetune_classifier(model, data, task, training_args, max_seq_length=max_seq_length,
-                                     save_model=save_model)
+                                     save_model=save_model, distillation=distillation)
         settings.update(max_seq_length=max_seq_length, learning_rate=training_args.learning_rate,
                         num_train_epochs=training_args.num_train_epochs, max_steps=training_args.max_steps,
                         batch_size=training_args.per_device_train_batch_size,
-                        warmup_steps=training_args.warmup_steps, weight_decay=training_args.weight_decay)
+                        warmup_steps=training_args.warmup_steps, weight_decay=training_args.weight_decay,
+                        **({"distillation": distillation.settings()} if distilling else {}))
     if not training_args.should_save:  # with several processes, the first one writes the outputs
         return None
     wall = None if start_time is None else time.perf_counter() - start_time
