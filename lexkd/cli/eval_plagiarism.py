@@ -70,7 +70,9 @@ from lexkd.utils.cli import parse_args, run_cli
 class PlagiarismArguments:
     task: str = field(metadata={"help": f"Task: {', '.join(TASKS)}."})
     model: str = field(metadata={
-        "help": f"Checkpoint to fine-tune (folder or hub id), or a classic baseline: {', '.join(CLASSIC_MODELS)}."})
+        "help": f"Checkpoint to fine-tune (folder or hub id), a classic baseline ({', '.join(CLASSIC_MODELS)}), or "
+                "cosine:ENCODER, the embedding-similarity detector of pair tasks (cosine of mean-pooled embeddings "
+                "of ENCODER, a folder or hub id, with a threshold tuned on the training pairs; nothing trained)."})
     data: str | None = field(default=None, metadata={
         "help": "--task pairs: a folder of PAN pair files (pan-train_s1.txt, pan-train_s2.txt, pan-train.labels) or "
                 "their prefix (default: $LEXKD_SHARED_DATA/paraphrase/pan_plagiarism_pairs, else "

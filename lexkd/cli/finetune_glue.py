@@ -59,7 +59,9 @@ from lexkd.utils.cli import parse_args, run_cli
 class GlueArguments:
     task: str = field(metadata={"help": f"GLUE task: {', '.join(TASKS)}."})
     model: str = field(metadata={
-        "help": f"Checkpoint to fine-tune (folder or hub id), or a classic baseline: {', '.join(CLASSIC_MODELS)}."})
+        "help": f"Checkpoint to fine-tune (folder or hub id), a classic baseline ({', '.join(CLASSIC_MODELS)}), or "
+                "cosine:ENCODER, the embedding-similarity detector of pair tasks (cosine of mean-pooled embeddings "
+                "of ENCODER, a folder or hub id, with a threshold tuned on the training pairs; nothing trained)."})
     data: str = field(default="auto", metadata={
         "help": "Where the task's data comes from: local (the copies in $LEXKD_GLUE_DIR, default "
                 "../shared/data/glue), hub (nyu-mll/glue), a folder laid out like ../shared/data/glue, or auto "

@@ -185,3 +185,18 @@ def check_vocabularies(
             raise VocabularyMismatchError(
                 f"Teacher {name!r} predicts over {rows} tokens but the vocabulary has {len(student_vocab)}."
             )
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
+
+
+def has_tokenizer(source: str) -> bool:
+    """Whether a local checkpoint folder holds tokenizer files (by name: ``AutoTokenizer`` would build a
+    tokenizer from a bare BERT ``config.json``), or a hub id serves a tokenizer."""
+    if Path(source).is_dir():
+        return any((Path(source) / name).is_file() for name in TOKENIZER_FILES)
+    try:
+        AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -13,6 +13,7 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lexkd.data.corpora import flatten, load_split_corpus
+from lexkd.data.tokenization import has_tokenizer
 from lexkd.mlm.data import MLMData, prepare_mlm_data
 from lexkd.mlm.evaluation import evaluate_model
 from lexkd.mlm.teachers import Teacher
@@ -116,7 +117,7 @@ def _check_student_vocabulary(source: str, tokenizer: PreTrainedTokenizerBase) -
 
     from lexkd.data.tokenization import VocabularyMismatchError
 
-    if not _has_tokenizer(source):  # a checkpoint without tokenizer files: nothing to compare
+    if not has_tokenizer(source):  # a checkpoint without tokenizer files: nothing to compare
         return
     own = AutoTokenizer.from_pretrained(source)
     if own.get_vocab() != tokenizer.get_vocab():
@@ -127,28 +128,12 @@ def _check_student_vocabulary(source: str, tokenizer: PreTrainedTokenizerBase) -
             "are mapped onto it).")
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
-
-
-def _has_tokenizer(source: str) -> bool:
-    """Whether a local checkpoint folder holds tokenizer files, or a hub id serves a tokenizer."""
-    from transformers import AutoTokenizer
-
-    if Path(source).is_dir():
-        return any((Path(source) / name).is_file() for name in _TOKENIZER_FILES)
-    try:
-        AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def student_tokenizer_default(corpus_args, student_args) -> None:
     """Without ``--tokenizer``, a student started from a checkpoint (``--student``, ``--student_init_from``) that
     has tokenizer files brings its tokenizer: the data must be tokenised as its embeddings expect (teachers
     numbering the same tokens otherwise are then mapped onto it). Sets ``corpus_args.tokenizer`` in place."""
     source = student_args.student or student_args.student_init_from
-    if corpus_args.tokenizer or not source or not _has_tokenizer(source):
+    if corpus_args.tokenizer or not source or not has_tokenizer(source):
         return  # (no tokenizer files: the first teacher's, as before)
     logger.info("Tokenizer: the student's own (%s)", source)
     corpus_args.tokenizer = str(source)

@@ -34,7 +34,6 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -64,6 +63,13 @@ from lexkd.tasks.classification.loading import (  # noqa: F401  (load_classifier
     tokenize_dataset,
     uses_segment_ids,
 )
+from lexkd.tasks.classification.result import RunResult, evaluation_splits
+from lexkd.tasks.classification.similarity import (
+    COSINE_PREFIX,
+    cosine_encoder,
+    evaluate_cosine,
+    is_cosine_reference,
+)
 from lexkd.tasks.classification.spec import TaskSpec, compute_metrics
 from lexkd.tasks.glue.data import get_task
 from lexkd.utils.hub import model_label
@@ -73,26 +79,6 @@ from lexkd.utils.reporting import update_results_table
 from lexkd.utils.runs import MetricsJsonlCallback
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunResult:
-    """What a fine-tuning or baseline run gives.
-
-    ``metrics``: split -> metric -> value; ``predictions``: split -> ``(N,)`` class ids or scores,
-    in the split's order; ``details``: e.g. parameters, steps, training loss.
-    """
-
-    task: TaskSpec
-    model: str
-    kind: str  # "fine-tuned" or "classic"
-    metrics: dict[str, dict[str, float]]
-    predictions: dict[str, np.ndarray]
-    train_examples: int
-    eval_examples: dict[str, int]
-    train_time_s: float
-    eval_time_s: float
-    details: dict = field(default_factory=dict)
 
 
 def task_from_columns(text_columns: Sequence[str], dataset: datasets.Dataset, *, name: str = "custom") -> TaskSpec:
@@ -144,21 +130,20 @@ FINETUNING_DEFAULTS = {"num_train_epochs": 3, "per_device_train_batch_size": 32,
 
 def check_model_reference(name: str) -> None:
     """Fail before any work on a misspelt baseline (a name starting with ``tfidf`` not in
-    :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`) or a local model folder with no saved model.
+    :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`), a local model folder with no saved model,
+    or ``cosine:`` with no encoder after it (the similarity detector, :mod:`lexkd.tasks.classification.similarity`).
 
     Raises:
-        ValueError: an unknown baseline, listing the valid ones. FileNotFoundError: see
-            :func:`lexkd.models.masked_lm.check_local_model`.
+        ValueError: an unknown baseline, listing the valid ones, or a bare ``cosine:``.
+        FileNotFoundError: see :func:`lexkd.models.masked_lm.check_local_model`.
     """
+    if is_cosine_reference(name):
+        check_local_model(cosine_encoder(name), role="cosine: encoder")
+        return
     if name.startswith("tfidf") and name not in CLASSIC_MODELS:
         raise ValueError(f"Unknown classic baseline {name!r}; valid: {', '.join(CLASSIC_MODELS)}.")
     if name not in CLASSIC_MODELS:
         check_local_model(name, role="model")
-
-
-def evaluation_splits(dataset_dict: datasets.DatasetDict) -> list[str]:
-    """Every split but ``train``, in order (``validation``, ``validation_mismatched``, ``test``)."""
-    return [split for split in dataset_dict if split != "train"]
 
 
 # --------------------------------------------------------------------------- fine-tuning
@@ -348,8 +333,9 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
                    start_time: float | None = None, settings: dict | None = None,
                    distillation: TaskDistillationArguments | None = None) -> dict | None:
     """What the fine-tuning scripts do once their data are loaded: run the classic baseline
-    ``model`` (a name in :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`) or fine-tune the
-    checkpoint ``model``, then write the outputs (:func:`write_run_outputs`) and print a summary.
+    ``model`` (a name in :data:`~lexkd.tasks.classification.classic.CLASSIC_MODELS`), the similarity
+    detector ``cosine:PATH`` (:func:`lexkd.tasks.classification.similarity.evaluate_cosine`), or fine-tune
+    the checkpoint ``model``, then write the outputs (:func:`write_run_outputs`) and print a summary.
 
     ``training_args.output_dir`` may hold ``{task}`` and ``{label}``, filled in here. ``settings``
     are recorded with the run; the fine-tuning hyper-parameters are added for checkpoints. With
@@ -364,16 +350,23 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
         as :func:`evaluate_classic` and :func:`finetune_classifier`.
     """
     distilling = distillation is not None and distillation.enabled
-    if distilling and model in CLASSIC_MODELS:
-        raise ValueError(f"--teacher distils into a neural student; {model!r} is a classic baseline. Drop --teacher "
-                         "or pass a checkpoint as --model.")
+    if distilling and (model in CLASSIC_MODELS or is_cosine_reference(model)):
+        raise ValueError(f"--teacher distils into a neural student; {model!r} is a baseline that trains no network. "
+                         "Drop --teacher or pass a checkpoint as --model.")
+    if label is None and is_cosine_reference(model):
+        label = COSINE_PREFIX + model_label(cosine_encoder(model))
     if label is None and distilling:
         label = model_label(model) + "+kd-" + "+".join(model_label(t) for t in distillation.teacher)
     label = label or model_label(model)
-    output_dir = training_args.output_dir.replace("{task}", task.name).replace("{label}", label.replace("/", "--"))
+    output_dir = training_args.output_dir.replace("{task}", task.name).replace(
+        "{label}", label.replace("/", "--").replace(":", "-"))
     settings = {"seed": training_args.seed, **(settings or {})}
     if model in CLASSIC_MODELS:
         result = evaluate_classic(model, data, task, seed=training_args.seed)
+    elif is_cosine_reference(model):
+        result = evaluate_cosine(model, data, task, max_seq_length=max_seq_length,
+                                 batch_size=training_args.per_device_eval_batch_size)
+        settings.update(max_seq_length=max_seq_length)
     else:
         training_args = dataclasses.replace(training_args, output_dir=output_dir)
         result = finetune_classifier(model, data, task, training_args, max_seq_length=max_seq_length,
