@@ -442,3 +442,50 @@ def test_pretrain_lexical_needs_gold_keys_for_its_corpus(checkpoint, tmp_path, c
     err = capsys.readouterr().err
     assert "--semcor_gold" in err and "toy.data.xml" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_gloss_match_loss_counts_only_rows_with_a_gloss_label():
+    from lexkd.lexical.lmgc_m import NO_MATCH_LABEL, gloss_match_loss
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.5], [-3.0, 1.0]], requires_grad=True)
+    labels = torch.tensor([0, NO_MATCH_LABEL, 1])
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], labels[[0, 2]])
+    torch.testing.assert_close(gloss_match_loss(logits, labels), expected)
+    none = gloss_match_loss(logits, torch.full((3,), NO_MATCH_LABEL))
+    none.backward()
+    assert none.item() == 0.0 and logits.grad is not None
+
+
+def test_lmgc_m_with_corpus_mixing_trains_on_both_and_logs_both_losses(tmp_path, tokenizer, corpus, fake_wordnet):
+    from conftest import make_texts
+
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.lexical.job import LexicalJobArguments, prepare_data, resolve_job
+    from lexkd.lexical.lmgc_m import NO_MATCH_LABEL
+    from lexkd.tasks.wsd.raganato import write_raganato
+
+    (tmp_path / "corpus.txt").write_text("\n".join(make_texts(80, seed=3)) + "\n")
+    corpus_args = CorpusArguments(corpus=str(tmp_path / "corpus.txt"), validation_fraction=0.25, max_seq_length=16,
+                                  max_eval_sequences=8)
+    train_args = lexical_args(tmp_path / "run", max_steps=6, logging_steps=1)
+    write_raganato(corpus, tmp_path / "semcor.data.xml", tmp_path / "semcor.gold.key.txt")
+    job = resolve_job(LexicalJobArguments(student="unused", semcor=str(tmp_path / "semcor.data.xml"), corpus_mix=0.5),
+                      train_args)
+    data = prepare_data(job, corpus_args, train_args, tokenizer, wordnet=fake_wordnet)
+    labels = data.train["next_sentence_label"]
+    assert len(labels) == 20 and labels.count(NO_MATCH_LABEL) == 10 == data.pair_stats["corpus_sequences"]
+    assert data.pair_stats["corpus_share"] == 0.5
+    model = tiny_pretraining_model(tokenizer)
+    results = train_lexical(model, tokenizer, data.train, data.held_out, train_args)
+    assert results["parameters_unchanged"] is True
+    logs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in logs if "loss" in r and "eval_loss" not in r]
+    assert len(steps) == 6 and all("mlm_loss" in r for r in steps)
+    assert sum("nsp_loss" in r for r in steps) >= 4  # a batch of 4 corpus rows only has no gloss-match term
+    with pytest.raises(ValueError, match="--corpus_mix must be in"):
+        LexicalJobArguments(student="s", semcor="x", corpus_mix=1.0)
+    job = resolve_job(LexicalJobArguments(student="unused", semcor=str(tmp_path / "semcor.data.xml"), corpus_mix=0.95),
+                      train_args)
+    with pytest.raises(ValueError, match="asks for 190 corpus sequences"):
+        prepare_data(job, CorpusArguments(corpus=str(tmp_path / "corpus.txt"), max_seq_length=64), train_args,
+                     tokenizer, wordnet=fake_wordnet)

@@ -28,7 +28,8 @@ from lexkd.lexical.lmgc_m import LexicalPretrainingArguments, lmgc_m_dataset
 from lexkd.mlm.data import prepare_validation_set
 from lexkd.utils.runs import resume_checkpoint
 
-__all__ = ["LexicalData", "LexicalJobArguments", "held_out_mlm_set", "load_models", "prepare_data", "resolve_job"]
+__all__ = ["LexicalData", "LexicalJobArguments", "corpus_sequences", "held_out_mlm_set", "load_models", "mix_with_pairs",
+           "prepare_data", "resolve_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,18 @@ class LexicalJobArguments:
         default=None, metadata={"help": "Use at most this many target words (random, --seed); each gives one pair per candidate sense."}
     )
     max_pair_length: int = field(default=128, metadata={"help": "Tokens per context/gloss pair (the context is cut first)."})
+    corpus_mix: float = field(default=0.0, metadata={
+        "help": "Share of the training rows that are plain MLM sequences of the general corpus (the --corpus "
+                "training documents, --max_seq_length tokens, drawn with --seed), mixed with the gloss pairs so "
+                "that the language model is kept; their rows carry no gloss-match label. In [0, 1); 0: pairs only."})
     dev: str | None = field(default=None, metadata={"help": "WSD dev set .data.xml, scored with the next-sentence head before and after."})
     dev_gold: str | None = field(default=None, metadata={
         "help": "Its .gold.key.txt; default: X.gold.key.txt beside X.data.xml (needed with --dev)."})
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in OUTPUT_DIR."})
+
+    def __post_init__(self):
+        if not 0.0 <= self.corpus_mix < 1.0:
+            raise ValueError(f"--corpus_mix must be in [0, 1) (the share of corpus rows), got {self.corpus_mix}.")
 
 
 @dataclass
@@ -142,6 +151,41 @@ def held_out_mlm_set(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenize
                                   max_eval_sequences=corpus_args.max_eval_sequences)
 
 
+def corpus_sequences(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenizerBase, count: int, *,
+                     seed: int = 0) -> datasets.Dataset:
+    """``count`` training sequences of the general corpus (the MLM job's training documents and
+    sequences for these corpus flags), drawn at random with ``seed``.
+
+    Raises:
+        ValueError: the corpus has fewer training sequences than ``count`` (naming both and the fix).
+        FileNotFoundError, EmptyCorpusError: as :func:`lexkd.data.corpora.load_corpus`.
+    """
+    from lexkd.data.corpora import flatten
+    from lexkd.data.tokenization import tokenize_texts
+
+    documents, _ = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
+                                     seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    sequences = tokenize_texts(flatten(documents), tokenizer, max_seq_length=corpus_args.max_seq_length,
+                               line_by_line=corpus_args.line_by_line)
+    if count > len(sequences):
+        raise ValueError(f"--corpus_mix asks for {count} corpus sequences but {corpus_args.corpus_label} has "
+                         f"{len(sequences)} training sequences of {corpus_args.max_seq_length} tokens: lower "
+                         "--corpus_mix, use fewer pairs (--max_instances) or a larger corpus.")
+    return sequences.shuffle(seed=seed).select(range(count))
+
+
+def mix_with_pairs(pairs: datasets.Dataset, corpus: datasets.Dataset) -> datasets.Dataset:
+    """The gloss pairs followed by the corpus sequences, in the pairs' columns: corpus rows get segment
+    ids 0 and ``next_sentence_label`` -100 (no gloss-match term); the trainer's sampler mixes them."""
+    from lexkd.lexical.lmgc_m import NO_MATCH_LABEL
+
+    if "token_type_ids" not in corpus.column_names:
+        corpus = corpus.add_column("token_type_ids", [[0] * len(ids) for ids in corpus["input_ids"]])
+    corpus = corpus.add_column("next_sentence_label", [NO_MATCH_LABEL] * len(corpus))
+    corpus = corpus.select_columns(pairs.column_names).cast(pairs.features)
+    return datasets.concatenate_datasets([pairs, corpus])
+
+
 def prepare_data(job: LexicalJobArguments, corpus_args: CorpusArguments, train_args: LexicalPretrainingArguments,
                  tokenizer: PreTrainedTokenizerBase, *, wordnet=None) -> LexicalData:
     """Training pairs from ``--semcor`` (at most ``--max_instances`` targets, drawn with ``--seed``),
@@ -162,6 +206,13 @@ def prepare_data(job: LexicalJobArguments, corpus_args: CorpusArguments, train_a
     pair_stats.update(used_instances=len(groups), used_pairs=sum(len(g) for g in groups))
     logger.info("Gloss/context pairs: %s", pair_stats)
     train = lmgc_m_dataset(groups, tokenizer, max_length=job.max_pair_length)
+    if job.corpus_mix > 0:
+        corpus = corpus_sequences(corpus_args, tokenizer, round(len(train) * job.corpus_mix / (1 - job.corpus_mix)),
+                                  seed=train_args.seed)
+        train = mix_with_pairs(train, corpus)
+        pair_stats.update(corpus_sequences=len(corpus), corpus_share=round(len(corpus) / len(train), 4))
+        logger.info("Mixed %d corpus sequences with the %d pairs (%.1f%% of the rows)", len(corpus),
+                    len(train) - len(corpus), 100 * len(corpus) / len(train))
     held_out = held_out_mlm_set(corpus_args, tokenizer, mlm_probability=train_args.mlm_probability)
     dev = read_raganato(job.dev, job.dev_gold) if job.dev else None
     return LexicalData(train=train, held_out=held_out, dev=dev, pair_stats=pair_stats)

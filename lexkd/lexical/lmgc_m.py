@@ -50,9 +50,17 @@ from lexkd.models.pair_head import NSP_MATCH_LABEL, MaskedPositionPreTraining
 
 logger = logging.getLogger(__name__)
 
+NO_MATCH_LABEL = -100
+"""``next_sentence_label`` of a row with no gloss-match term (a general-corpus sequence mixed in)."""
+
+
 def gloss_match_loss(nsp_logits: torch.Tensor, next_sentence_label: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of ``(batch_size, 2)`` next-sentence logits on ``(batch_size,)`` labels (0 = match)."""
-    return F.cross_entropy(nsp_logits.float(), next_sentence_label)
+    """Mean cross-entropy of ``(batch_size, 2)`` next-sentence logits on ``(batch_size,)`` labels (0 = match),
+    over the rows whose label is not :data:`NO_MATCH_LABEL`; 0 (with a gradient path) when there is none."""
+    counted = next_sentence_label != NO_MATCH_LABEL
+    if not counted.any():
+        return nsp_logits.float().sum() * 0.0
+    return F.cross_entropy(nsp_logits.float()[counted], next_sentence_label[counted])
 
 
 @dataclass
@@ -88,7 +96,9 @@ class LexicalPretrainingTrainer(MultiTeacherDistillationTrainer):
         Other arguments as :class:`lexkd.mlm.trainer.MultiTeacherDistillationTrainer`; training
         rows carry ``next_sentence_label``.
 
-    Logged per logging step, besides the MLM job's: ``nsp_loss`` and ``nsp_accuracy``.
+    Logged per logging step, besides the MLM job's: ``nsp_loss`` and ``nsp_accuracy`` (over the rows with a
+    gloss-match label; general-corpus rows mixed in by ``--corpus_mix`` carry :data:`NO_MATCH_LABEL` and
+    count in the MLM term only).
     """
 
     def __init__(self, *args, **kwargs):
@@ -108,8 +118,9 @@ class LexicalPretrainingTrainer(MultiTeacherDistillationTrainer):
             steps = getattr(self, "current_gradient_accumulation_steps", None) or self.args.gradient_accumulation_steps
             scale = 1.0 / steps if num_items_in_batch is not None else 1.0
             loss = loss + self.args.nsp_weight * scale * nsp_loss
-            if model.training:
-                accuracy = (outputs["nsp_logits"].argmax(-1) == label).float().mean()
+            counted = label != NO_MATCH_LABEL  # corpus rows mixed in (--corpus_mix) have no gloss-match label
+            if model.training and counted.any():
+                accuracy = (outputs["nsp_logits"].argmax(-1)[counted] == label[counted]).float().mean()
                 self.record_means({"nsp_loss": nsp_loss, "nsp_accuracy": accuracy})  # means over micro-batches
         return (loss, outputs) if return_outputs else loss
 
