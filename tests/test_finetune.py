@@ -342,3 +342,20 @@ def test_custom_task_spec_works_with_classic(tmp_path):
     spec = TaskSpec("toy", ("sentence1", "sentence2"), ("different", "same"), ("macro_f1", "accuracy"))
     result = evaluate_classic("tfidf-svm", pair_data([0, 1] * 6), spec)
     assert list(result.metrics["validation"]) == ["macro_f1", "accuracy"]
+
+
+def test_parameters_are_reported_with_and_without_embeddings(student_checkpoint, tmp_path):
+    from lexkd.models.masked_lm import count_parameters
+
+    model = load_classifier(str(student_checkpoint), "sst2")
+    embedding = model.bert.embeddings
+    in_embeddings = sum(p.numel() for p in embedding.parameters())
+    assert count_parameters(model) - count_parameters(model, embeddings=False) == in_embeddings > 0
+    tied = BertForPreTraining.from_pretrained(student_checkpoint)  # decoder tied to the word embeddings
+    assert count_parameters(tied) == sum(p.numel() for p in {id(p): p for p in tied.parameters()}.values())
+    result = finetune_classifier(str(student_checkpoint), single_data(), "sst2", training_args(tmp_path))
+    row = write_run_outputs(result, single_data(), tmp_path / "out", results_root=tmp_path / "results")
+    assert row["parameters"] == count_parameters(model) and row["train_cpu_s"] > 0
+    table = (tmp_path / "results" / "sst2" / "results.md").read_text()
+    millions = f"{row['parameters'] / 1e6:.1f}M ({row['parameters_without_embeddings'] / 1e6:.1f}M)"
+    assert "parameters (without embeddings)" in table and millions in table

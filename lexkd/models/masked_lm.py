@@ -362,6 +362,14 @@ def missing_head_weights(model: PreTrainedModel, missing_keys) -> list[str]:
     return sorted(k for k in missing_keys if not k.startswith(prefix) and "seq_relationship" not in k)
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of distinct parameters (tied weights counted once)."""
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+def count_parameters(model: nn.Module, *, embeddings: bool = True) -> int:
+    """Number of distinct parameters (tied weights counted once).
+
+    With ``embeddings=False``, those of the embedding layers are left out (every parameter whose name
+    has an ``embeddings`` component: word, position and segment embeddings and their LayerNorm, and an
+    output layer tied to the word embeddings), the count papers give as "non-embedding parameters".
+    """
+    distinct = dict(model.named_parameters())  # tied weights appear once, under their first name
+    if not embeddings:
+        distinct = {name: p for name, p in distinct.items() if "embeddings" not in name.split(".")}
+    return sum(p.numel() for p in distinct.values())

@@ -197,6 +197,13 @@ def _eval_examples_cell(count: int | Mapping[str, int] | None) -> str:
     return f"{count:,}"
 
 
+def _parameters_cell(row: Mapping[str, object]) -> str | None:
+    total, body = row.get("parameters"), row.get("parameters_without_embeddings")
+    if total is None:
+        return None
+    return f"{total / 1e6:.1f}M ({body / 1e6:.1f}M)" if body is not None else f"{total / 1e6:.1f}M"
+
+
 def results_markdown(rows: Sequence[Mapping[str, object]], task: str) -> str:
     """The results table of a task as Markdown (a title, a note and a :func:`markdown_table`).
 
@@ -210,7 +217,7 @@ def results_markdown(rows: Sequence[Mapping[str, object]], task: str) -> str:
         columns += [(s, m) for s, values in row["metrics"].items() for m in values if (s, m) not in columns]
     metric_names = [f"{s} {m}" for s, m in columns]
     header = ["model", "kind", "data", "train examples", "eval examples", *metric_names,
-              "train time (s)", "wall time (s)", "date"]
+              "parameters (without embeddings)", "train time (s)", "train CPU (s)", "wall time (s)", "date"]
     cells = []
     for row in sorted(rows, key=_sort_value):
         values = {name: f"{row['metrics'][s][m]:.4f}" if m in row["metrics"].get(s, {}) else None
@@ -218,7 +225,9 @@ def results_markdown(rows: Sequence[Mapping[str, object]], task: str) -> str:
         cells.append({"model": row["model"], "kind": row["kind"], "data": row["data"],
                       "train examples": f"{row['train_examples']:,}",
                       "eval examples": _eval_examples_cell(row.get("eval_examples")), **values,
+                      "parameters (without embeddings)": _parameters_cell(row),
                       "train time (s)": f"{row['train_time_s']:.1f}",
+                      "train CPU (s)": f"{row['train_cpu_s']:.1f}" if row.get("train_cpu_s") is not None else None,
                       "wall time (s)": f"{row.get('wall_time_s') or 0:.1f}", "date": row["date"][:16]})
     intro = [f"# {task}: results", "",
              f"Every model run on {task}, one row per (model, data, training examples); a re-run replaces its "

@@ -209,9 +209,9 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
                             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
                             compute_metrics=lambda output: compute_metrics(spec, output.predictions, output.label_ids),
                             callbacks=[MetricsJsonlCallback(log_path)], **extra)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     trained = trainer.train()
-    train_time = time.perf_counter() - start
+    train_time, train_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics, predictions = {}, {}
     for split in splits:
         evaluator = ClassificationEvaluator(encoded[split], dataset_dict[split]["label"], spec, tokenizer,
@@ -231,7 +231,9 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
                           pipeline_tag="text-classification",
                           usage="Load with `AutoModelForSequenceClassification.from_pretrained` on this folder.")
         save_model_atomically(trainer.model, tokenizer, Path(training_args.output_dir) / "model", model_card=card)
-    details = {"parameters": count_parameters(model), "steps": trainer.state.global_step,
+    details = {"parameters": count_parameters(model),
+               "parameters_without_embeddings": count_parameters(model, embeddings=False),
+               "train_cpu_s": round(train_cpu, 1), "steps": trainer.state.global_step,
                "epochs": round(trainer.state.epoch or 0.0, 3), "train_loss": trained.training_loss,
                "max_seq_length": max_seq_length, "segment_ids": bool(segment_ids), "new_weights": new_weights}
     if distilling:
@@ -317,6 +319,8 @@ def write_run_outputs(result: RunResult, dataset_dict: datasets.DatasetDict, out
            "kind": result.kind, "data": data, "train_examples": result.train_examples,
            "eval_examples": result.eval_examples, "primary_metric": result.task.primary_metric,
            "metrics": result.metrics, "train_time_s": result.train_time_s, "eval_time_s": result.eval_time_s,
+           **{key: result.details[key] for key in ("parameters", "parameters_without_embeddings", "train_cpu_s")
+              if key in result.details},
            "wall_time_s": None if wall_time_s is None else round(wall_time_s, 2),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "output_dir": str(output_dir),
            "command": command}

@@ -181,7 +181,8 @@ def evaluate_cosine(name: str, dataset_dict: datasets.DatasetDict, task: TaskSpe
                             max_seq_length=max_seq_length)
 
     start = time.perf_counter()
-    details = {"encoder": path, "parameters": count_parameters(model), "pooling": "mean, L2-normalised",
+    details = {"encoder": path, "parameters": count_parameters(model),
+               "parameters_without_embeddings": count_parameters(model, embeddings=False), "pooling": "mean, L2-normalised",
                "max_seq_length": max_seq_length}
     train_examples = 0
     if not task.is_regression:
