@@ -15,7 +15,7 @@ from lexkd.models.seq2seq import build_bert2bert
 from lexkd.seq2seq.data import tokenize_pairs
 from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer
 
-LOGGED = ("loss", "ce_loss", "kd_loss", "student_sample_length")
+LOGGED = ("loss", "ce_loss", "kd_loss", "hidden_loss", "attention_loss", "student_sample_length")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,12 @@ def rows(tokenizer):
 @pytest.fixture(scope="module")
 def teacher_checkpoint(tmp_path_factory, tokenizer):
     return save_tiny_bert(tmp_path_factory.mktemp("teacher") / "model", tokenizer, seed=5)
+
+
+@pytest.fixture(scope="module")
+def wide_teacher_checkpoint(tmp_path_factory, tokenizer):
+    """A teacher 48 wide against the 32-wide student: hr_kd then trains projectors, which must resume too."""
+    return save_tiny_bert(tmp_path_factory.mktemp("wide-teacher") / "model", tokenizer, hidden_size=48, seed=6)
 
 
 class StopAt(TrainerCallback):
@@ -64,13 +70,21 @@ def run(output_dir, method, extra, rows, tokenizer, student_checkpoint, teacher_
 
 @pytest.mark.parametrize("method,extra", [
     ("sft", {}),
+    ("seqkd", {}),  # sft on the teacher's beam output: the rows differ, the training does not
     ("word_kd", {"alpha": 0.5, "temperature": 2.0}),
+    ("pseudo_targets", {"alpha": 0.8}),  # word-level KD on rows that include teacher samples
     ("joint_teaching", {"student_share": 0.5}),
     ("f_distill", {"divergence": "rkl"}),  # student samples at every step
+    ("f_distill", {"divergence": "js", "beta": 0.5}),  # teacher rows and student samples (mix)
+    ("f_distill", {"divergence": "tvd"}),
+    ("f_distill", {"divergence": "kl"}),
+    ("hr_kd", {"hidden_loss_weight": 2.0}),
+    ("ar_kd", {"attention_loss_weight": 2.0}),
 ])
 def test_resume_equals_the_uninterrupted_run(method, extra, tmp_path, rows, tokenizer, student_checkpoint,
-                                             teacher_checkpoint):
-    common = (method, extra, rows, tokenizer, student_checkpoint, teacher_checkpoint)
+                                             teacher_checkpoint, wide_teacher_checkpoint):
+    teacher = wide_teacher_checkpoint if method == "hr_kd" else teacher_checkpoint
+    common = (method, extra, rows, tokenizer, student_checkpoint, teacher)
     full, full_logs = run(tmp_path / "full", *common)
     run(tmp_path / "part", *common, stop_at=2)
     assert (tmp_path / "part" / "checkpoint-2").is_dir() and not (tmp_path / "part" / "checkpoint-4").exists()
@@ -89,5 +103,5 @@ def test_resume_equals_the_uninterrupted_run(method, extra, tmp_path, rows, toke
     assert set(resumed_logs) == {1, 2, 3, 4}
     assert resumed_logs == full_logs  # losses, loss parts, student sample lengths
     # joint_teaching samples on micro-steps 1, 3, 5, 7 (share 0.5): one per update of 2 micro-steps.
-    uses_student = method in ("joint_teaching", "f_distill")
+    uses_student = method == "joint_teaching" or extra.get("divergence") in ("rkl", "js", "tvd")
     assert all(("student_sample_length" in log) == uses_student for log in resumed_logs.values())

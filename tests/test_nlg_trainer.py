@@ -61,7 +61,7 @@ def test_every_method_trains(method, divergence, source, tmp_path, rows, tokeniz
     changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
     assert any("crossattention" in k for k in changed) and any(k.startswith("encoder.") for k in changed)
     logged = [log for log in trainer.state.log_history if "loss" in log]
-    part = "ce_loss" if method in ("sft", "seqkd") else "kd_loss"
+    part = {"sft": "ce_loss", "seqkd": "ce_loss", "hr_kd": "hidden_loss", "ar_kd": "attention_loss"}.get(method, "kd_loss")
     assert all(part in log for log in logged)
     uses_student = method == "joint_teaching" or (method == "f_distill" and (source or PAPER_SAMPLE_SOURCE[divergence]) != "teacher")
     assert any("student_sample_length" in log for log in logged) == uses_student

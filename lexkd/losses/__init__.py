@@ -19,11 +19,12 @@ Temperature ``T`` divides the logits of both distributions before the softmax. T
 Modules: :mod:`~lexkd.losses.divergences` (KL, reverse KL, JS, TVD, cross-entropy),
 :mod:`~lexkd.losses.sparse` (top-k targets with a tail bucket), :mod:`~lexkd.losses.sequence`
 (f-DISTILL), :mod:`~lexkd.losses.mlm` (the multi-teacher MLM loss), :mod:`~lexkd.losses.hidden`
-(hidden-state distillation). Everything public is importable
+(hidden-state distillation), :mod:`~lexkd.losses.attention` (attention-relation distillation). Everything public is importable
 from ``lexkd.losses``.
 """
 
 from lexkd.losses._base import JS_TERMS, REDUCTIONS
+from lexkd.losses.attention import attention_relation_loss
 from lexkd.losses.divergences import (
     DIVERGENCES,
     forward_kl,
@@ -46,7 +47,8 @@ from lexkd.losses.sequence import PAPER_SAMPLE_SOURCE, SAMPLE_SOURCES, f_distill
 from lexkd.losses.sparse import _SparseDistillationLoss, sparse_kl_divergence
 
 __all__ = [
-    "DIVERGENCES", "HiddenStateProjector", "JS_TERMS", "PAPER_SAMPLE_SOURCE", "REDUCTIONS", "SAMPLE_SOURCES", "f_distill_loss",
+    "DIVERGENCES", "HiddenStateProjector", "JS_TERMS", "PAPER_SAMPLE_SOURCE", "REDUCTIONS", "SAMPLE_SOURCES",
+    "attention_relation_loss", "f_distill_loss",
     "forward_kl", "get_divergence", "hidden_layer_map", "hidden_state_loss", "jensen_shannon", "kl_divergence_from_probs",
     "multi_teacher_mlm_loss", "parse_layer_map", "reverse_kl", "sparse_kl_divergence", "token_cross_entropy",
     "total_variation", "uniform_layer_map", "_SparseDistillationLoss",

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, Trainer, TrainerState, TrainingArguments
@@ -43,13 +41,12 @@ from lexkd.mlm.teachers import (
 )
 from lexkd.models.masked_lm import MaskedPositionMLM, masked_lm_logits
 from lexkd.utils.loss_logging import LossPartsLoggingMixin
+from lexkd.utils.projector_files import HIDDEN_PROJECTORS_NAME, load_projectors, save_projectors  # noqa: F401  (name re-exported)
 from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
 
 CACHED_TARGET_KEYS = ("target_ids", "target_probs", "tail_mass", "teacher_weights")
 """Batch keys of cached teacher targets (see :class:`lexkd.mlm.cache.CachedTargetCollator`)."""
 
-HIDDEN_PROJECTORS_NAME = "hidden_projectors.safetensors"
-"""The file of a checkpoint folder holding the hidden-state projectors (absent from the final ``model/``)."""
 
 
 @dataclass
@@ -423,8 +420,7 @@ class MultiTeacherDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, 
         _inner_model(wrapper).save_pretrained(output_dir)
         projectors = getattr(wrapper, "hidden_projectors", None)
         if projectors is not None and len(projectors):
-            state = {name: tensor.detach().cpu().contiguous() for name, tensor in projectors.state_dict().items()}
-            save_file(state, os.path.join(output_dir, HIDDEN_PROJECTORS_NAME), metadata=self._projector_metadata())
+            save_projectors(projectors, output_dir, self._projector_metadata())
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
         torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
@@ -447,19 +443,8 @@ class MultiTeacherDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, 
                 "layer_maps": json.dumps([p.layer_map for p in projectors])}
 
     def _load_hidden_projectors(self, projectors: nn.ModuleList, checkpoint: str) -> None:
-        """Copy the checkpoint's projectors into ``projectors`` (in place: the optimizer holds these
-        parameters), refusing a checkpoint without them or made for other teachers or layer maps."""
-        path = os.path.join(checkpoint, HIDDEN_PROJECTORS_NAME)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"The checkpoint {checkpoint!r} has no {HIDDEN_PROJECTORS_NAME}: it was saved "
-                                    "without the hidden-state term; resume with the --hidden_loss_weight it ran with.")
-        with safe_open(path, framework="pt") as file:
-            saved = file.metadata() or {}
-        wanted = self._projector_metadata()
-        if {key: saved.get(key) for key in wanted} != wanted:
-            raise ValueError(f"The checkpoint {checkpoint!r} holds hidden-state projectors for teachers "
-                             f"{saved.get('teachers')} with layer maps {saved.get('layer_maps')}; this run has teachers "
-                             f"{wanted['teachers']} with layer maps {wanted['layer_maps']}: resume with the teachers and "
-                             "--hidden_layer_map it ran with.")
-        projectors.load_state_dict(load_file(path), strict=True)
+        """Copy the checkpoint's projectors into ``projectors``, refusing a checkpoint without them or made for
+        other teachers or layer maps (:func:`lexkd.utils.projector_files.load_projectors`)."""
+        load_projectors(projectors, checkpoint, self._projector_metadata(),
+                        fix="resume with the teachers, --hidden_loss_weight and --hidden_layer_map it ran with")
 

@@ -11,7 +11,14 @@ Methods (logits ``(batch_size, target_len, vocab_size)``; ``p`` teacher, ``q`` s
 - ``joint_teaching``: as ``pseudo_targets``, but on a share of the micro-steps the student's own
   sample (generated on-line) replaces the target (Calderon et al., Joint-Teaching);
 - ``f_distill``: f-DISTILL's step-wise ``kl``/``rkl``/``js``/``tvd`` on teacher samples (the
-  rows), student samples (on-line) or both (Wen et al., ACL 2023; :func:`lexkd.losses.f_distill_loss`).
+  rows), student samples (on-line) or both (Wen et al., ACL 2023; :func:`lexkd.losses.f_distill_loss`);
+- ``hr_kd``: ``CE + beta * (L_enc + L_dec)``, the student's encoder and decoder hidden states against
+  the teacher's through learned projections on a layer map (TinyBERT's mapping and MSE, or DistilBERT's
+  cosine; :class:`lexkd.losses.hidden.HiddenStateProjector`, the MLM side's term), KD4Gen's hidden-
+  representation baseline (Zhou et al., ACL 2023);
+- ``ar_kd``: ``CE + gamma * (A_enc + A_dec)``, MiniLM's self-attention distribution KL on the last
+  encoder and the last decoder layer (:func:`lexkd.losses.attention_relation_loss`; Wang et al. 2020),
+  KD4Gen's attention-relation baseline.
 
 Which rows the training set holds (gold, teacher beam output, teacher samples) is decided by the
 caller (:mod:`lexkd.seq2seq.job`); this trainer adds the student samples. They are generated
@@ -22,28 +29,45 @@ actually trained on, over the whole accumulated batch, as in the MLM trainer.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from transformers import PreTrainedModel, Trainer, TrainingArguments
+from transformers.trainer import TRAINING_ARGS_NAME
 
 from lexkd.losses import (
     DIVERGENCES,
     PAPER_SAMPLE_SOURCE,
     SAMPLE_SOURCES,
+    HiddenStateProjector,
+    attention_relation_loss,
     f_distill_loss,
     forward_kl,
+    hidden_layer_map,
+    parse_layer_map,
     token_cross_entropy,
 )
-from lexkd.models.seq2seq import GenerationSettings, decoder_input_ids_from_labels, generate_targets
+from lexkd.losses.hidden import HIDDEN_DISTANCES
+from lexkd.models.seq2seq import (
+    GenerationSettings,
+    Seq2SeqWithProjectors,
+    decoder_input_ids_from_labels,
+    generate_targets,
+    stack_shapes,
+    use_eager_attention,
+)
 from lexkd.utils.loss_logging import LossPartsLoggingMixin
+from lexkd.utils.projector_files import load_projectors, save_projectors
 from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
 
-METHODS = ("sft", "word_kd", "seqkd", "pseudo_targets", "joint_teaching", "f_distill")
+METHODS = ("sft", "word_kd", "seqkd", "pseudo_targets", "joint_teaching", "f_distill", "hr_kd", "ar_kd")
 """Names accepted by ``--method``."""
 
-TEACHER_METHODS = ("word_kd", "pseudo_targets", "joint_teaching", "f_distill")
+TEACHER_METHODS = ("word_kd", "pseudo_targets", "joint_teaching", "f_distill", "hr_kd", "ar_kd")
 """Methods whose loss needs the teacher's logits at every step."""
 
 
@@ -90,6 +114,19 @@ class Seq2SeqDistillationArguments(TrainingArguments):
     student_top_k: int = field(default=50, metadata={"help": "Top-k of on-line student sampling (0 = off)."})
     student_temperature: float = field(default=1.0, metadata={"help": "Temperature of on-line student sampling (> 0)."})
     max_new_tokens: int = field(default=64, metadata={"help": "Longest student sample, in tokens (> 0)."})
+    hidden_loss_weight: float = field(default=1.0, metadata={
+        "help": "hr_kd: weight beta of the hidden-state term, loss = CE + beta * (encoder + decoder hidden-state "
+                "distance, per token, summed over the layer map); >= 0."})
+    hidden_distance: str = field(default="mse", metadata={
+        "help": f"hr_kd: distance between projected student and teacher states, one of: {', '.join(HIDDEN_DISTANCES)} "
+                "(mse: TinyBERT's, averaged over the hidden dimension; cosine: DistilBERT's 1 - cos)."})
+    hidden_layer_map: str = field(default="uniform", metadata={
+        "help": "hr_kd: which student layer learns from which teacher layer, on both encoder and decoder: 'uniform' "
+                "(TinyBERT: student layer m from teacher layer m*N/M) or pairs of hidden-state indices, e.g. '1:2,2:4' "
+                "(0 = embeddings)."})
+    attention_loss_weight: float = field(default=1.0, metadata={
+        "help": "ar_kd: weight gamma of the attention term, loss = CE + gamma * (last encoder + last decoder layer "
+                "KL(teacher attention || student attention), mean over heads, per query token); >= 0."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -115,6 +152,13 @@ class Seq2SeqDistillationArguments(TrainingArguments):
             raise ValueError(f"--student_share must be in [0, 1], got {self.student_share}.")
         if self.max_new_tokens <= 0:
             raise ValueError(f"--max_new_tokens must be > 0, got {self.max_new_tokens}.")
+        for name in ("hidden_loss_weight", "attention_loss_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name} must be finite and >= 0, got {value}.")
+        if self.hidden_distance not in HIDDEN_DISTANCES:
+            raise ValueError(f"Unknown --hidden_distance {self.hidden_distance!r}; valid: {', '.join(HIDDEN_DISTANCES)}.")
+        parse_layer_map(self.hidden_layer_map)  # ValueError naming --hidden_layer_map and the expected form
         self.student_generation()  # validates the sampling settings
         self.remove_unused_columns = False  # the model's forward takes **kwargs; keep the columns
 
@@ -156,24 +200,75 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         ``labels`` (targets without the decoder start token, -100 as padding), padded by
         ``transformers.DataCollatorForSeq2Seq``.
 
-    Logged per logging step: ``loss``, ``ce_loss``/``kd_loss`` as they apply (averaged as
+    Logged per logging step: ``loss``, ``ce_loss``/``kd_loss``/``hidden_loss``/``attention_loss`` as they apply (averaged as
     ``loss`` is: :mod:`lexkd.utils.loss_logging`; ``kd_loss`` without the ``alpha T^2`` factor),
     and ``student_sample_length`` (mean tokens per student sample since the last log).
 
+    With ``hr_kd`` the trainer's model is the student wrapped with its two projectors
+    (:class:`lexkd.models.seq2seq.Seq2SeqWithProjectors`); checkpoints hold the student (``save_pretrained``)
+    and the projectors apart, restored on resume. With ``ar_kd`` the student and the teacher switch to the
+    eager attention implementation (the one that returns attention maps).
+
     Raises:
-        ValueError: a method that needs a teacher and none was given.
+        ValueError: a method that needs a teacher and none was given; hr_kd with a layer map that does not fit
+            the encoders or decoders (naming the depths); ar_kd with different head counts.
     """
 
     # compute_loss divides by the accumulated token counts itself: the Trainer must not rescale.
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args, teacher: PreTrainedModel | None = None, evaluator=None, **kwargs):
+        train_args = kwargs.get("args") or next((a for a in args if isinstance(a, TrainingArguments)), None)
+        method = getattr(train_args, "method", None)
+        if method in TEACHER_METHODS and teacher is None:
+            raise ValueError(f"--method {method} needs a teacher; pass one (or use sft / seqkd).")
+        if method == "hr_kd":  # the projectors join the student before the optimizer exists
+            if "model" in kwargs:
+                model = kwargs.pop("model")
+            else:
+                model, args = args[0], args[1:]
+            kwargs["model"] = Seq2SeqWithProjectors(model, self._hidden_projectors(model, teacher, train_args))
+        if method == "ar_kd":
+            model = kwargs.get("model") if "model" in kwargs else args[0]
+            self._check_attention_heads(model, teacher)
+            for each in (model, teacher):  # attention maps are returned by the eager implementation only
+                use_eager_attention(each)
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = True  # makes the Trainer call get_batch_samples' counts through
-        if self.args.method in TEACHER_METHODS and teacher is None:
-            raise ValueError(f"--method {self.args.method} needs a teacher; pass one (or use sft / seqkd).")
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device) if teacher is not None else None
         self.evaluator = evaluator
+
+    @staticmethod
+    def _hidden_projectors(student: PreTrainedModel, teacher: PreTrainedModel, args) -> nn.ModuleDict:
+        """One seeded :class:`HiddenStateProjector` per side, on ``--hidden_layer_map`` (checked against both depths)."""
+        student_shapes, teacher_shapes = stack_shapes(student), stack_shapes(teacher)
+        projectors = {}
+        with torch.random.fork_rng(devices=[]):  # seeded, and the data-order RNG does not move
+            torch.manual_seed(args.seed)
+            for side in ("encoder", "decoder"):
+                s, t = student_shapes[side], teacher_shapes[side]
+                try:
+                    layer_map = hidden_layer_map(args.hidden_layer_map, s.layers, t.layers)
+                except ValueError as error:
+                    raise ValueError(f"--hidden_layer_map {args.hidden_layer_map!r} does not fit the {side}s: the "
+                                     f"student's has {s.layers} layers, the teacher's {t.layers}: {error}") from None
+                projectors[side] = HiddenStateProjector(layer_map, s.hidden_size, t.hidden_size)
+        return nn.ModuleDict(projectors)
+
+    @staticmethod
+    def _check_attention_heads(student: PreTrainedModel, teacher: PreTrainedModel) -> None:
+        student_shapes, teacher_shapes = stack_shapes(student), stack_shapes(teacher)
+        for side in ("encoder", "decoder"):
+            if student_shapes[side].heads != teacher_shapes[side].heads:
+                raise ValueError(
+                    f"--method ar_kd compares attention maps head by head, but the student's {side} has "
+                    f"{student_shapes[side].heads} heads and the teacher's {teacher_shapes[side].heads}, and no head "
+                    "mapping is defined: give the student the teacher's head count, or use hr_kd or word_kd.")
+
+    def _student(self, model=None) -> PreTrainedModel:
+        """The student itself (no accelerate/DDP wrapper, no projector wrapper)."""
+        model = self.accelerator.unwrap_model(model if model is not None else self.model)
+        return model.model if isinstance(model, Seq2SeqWithProjectors) else model
 
     # ----- batches ------------------------------------------------------------------------
     def _needs_student_sample(self, micro_step: int) -> bool:
@@ -182,7 +277,7 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         return self.args.effective_sample_source in ("student", "mix")
 
     def _student_samples(self, batch: dict, micro_step: int) -> torch.Tensor:
-        model = self.accelerator.unwrap_model(self.model)
+        model = self._student()
         device = next(model.parameters()).device
         # A seed per (run seed, micro-step): samples are reproducible and resume exactly,
         # and the global RNG (data order, dropout) is not consumed.
@@ -210,7 +305,8 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         return batch_samples, self._count_tokens(batch_samples, device)
 
     def _count_tokens(self, batch_samples: list[dict], device) -> dict[str, torch.Tensor] | None:
-        """Target tokens over the accumulated batch (and processes): ``{"labels": N, "student_labels": N_s}``."""
+        """Target tokens over the accumulated batch (and processes): ``{"labels": N, "student_labels": N_s}``,
+        and ``"source"``, the non-padding source tokens, for hr_kd and ar_kd."""
         if not batch_samples:
             return None
         counts = {}
@@ -218,6 +314,8 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
             present = [b[key] for b in batch_samples if key in b]
             if present:
                 counts[key] = sum(int((labels != -100).sum()) for labels in present)
+        if self.args.method in ("hr_kd", "ar_kd"):  # their encoder terms count source tokens
+            counts["source"] = sum(int(b["attention_mask"].sum()) for b in batch_samples)
         if not counts:
             return None
         totals = torch.tensor(list(counts.values()), device=device)
@@ -228,7 +326,7 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
     # ----- loss ---------------------------------------------------------------------------
     def _logits(self, model, inputs: dict, labels: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits ``(B, L, V)`` of ``model`` for the targets ``labels``."""
-        decoder_input_ids = decoder_input_ids_from_labels(self.accelerator.unwrap_model(model), labels)
+        decoder_input_ids = decoder_input_ids_from_labels(self._student(model), labels)
         return model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                      decoder_input_ids=decoder_input_ids).logits
 
@@ -257,6 +355,8 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
                 num_items={"teacher": counts.get("labels"), "student": counts.get("student_labels")}, **sets,
             )
             parts["kd_loss"] = loss
+        elif args.method in ("hr_kd", "ar_kd"):
+            loss, parts = self._feature_kd_loss(model, inputs, labels, counts)
         else:  # word_kd, pseudo_targets, joint_teaching: word-level KD on this micro-batch's targets
             student_logits, teacher_logits, mask = self._kd_inputs(model, inputs, labels)
             kd = forward_kl(student_logits, teacher_logits, mask, temperature=args.temperature,
@@ -273,6 +373,68 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         loss = loss * self.process_factor(counts or None)
         return (loss, None) if return_outputs else loss
 
+    def _feature_kd_loss(self, model, inputs, labels, counts) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """hr_kd / ar_kd: CE on the targets plus the weighted hidden-state or attention term (module docstring)."""
+        args = self.args
+        features = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"],
+                    "decoder_input_ids": decoder_input_ids_from_labels(self._student(model), labels)}
+        hidden = args.method == "hr_kd"
+        if hidden:
+            outputs, projected = model(**features)
+        else:
+            outputs = model(**features, output_attentions=True)
+        with torch.no_grad():
+            teacher = self.teacher(**features, output_hidden_states=hidden, output_attentions=not hidden)
+        source_mask, target_mask = inputs["attention_mask"].bool(), labels != -100
+        ce = token_cross_entropy(outputs.logits, labels, num_items_in_batch=counts.get("labels"))
+        if hidden:
+            projectors = self.accelerator.unwrap_model(model).hidden_projectors
+            term = (projectors["encoder"].loss(projected["encoder"], teacher.encoder_hidden_states, source_mask,
+                                               distance=args.hidden_distance, num_items_in_batch=counts.get("source"))
+                    + projectors["decoder"].loss(projected["decoder"], teacher.decoder_hidden_states, target_mask,
+                                                 distance=args.hidden_distance, num_items_in_batch=counts.get("labels")))
+            return ce + args.hidden_loss_weight * term, {"ce_loss": ce, "hidden_loss": term}
+        if not (outputs.encoder_attentions and outputs.decoder_attentions):
+            raise RuntimeError(f"{type(self._student(model)).__name__} returned no attention maps with "
+                               "output_attentions=True: ar_kd needs the eager attention implementation "
+                               "(lexkd.models.seq2seq.use_eager_attention).")
+        term = (attention_relation_loss(outputs.encoder_attentions[-1], teacher.encoder_attentions[-1], source_mask,
+                                        num_items_in_batch=counts.get("source"))
+                + attention_relation_loss(outputs.decoder_attentions[-1], teacher.decoder_attentions[-1], target_mask,
+                                          num_items_in_batch=counts.get("labels")))
+        return ce + args.attention_loss_weight * term, {"ce_loss": ce, "attention_loss": term}
+
+    # ----- checkpoints (hr_kd: the student and, apart, its projectors) --------------------------
+    def _projector_metadata(self) -> dict[str, str]:
+        projectors = self.accelerator.unwrap_model(self.model).hidden_projectors
+        return {"method": "hr_kd", "layer_maps": json.dumps({side: p.layer_map for side, p in projectors.items()})}
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        wrapper = self.accelerator.unwrap_model(self.model)
+        if not isinstance(wrapper, Seq2SeqWithProjectors):
+            return super()._save(output_dir, state_dict)
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        if not self.args.should_save:
+            return None
+        os.makedirs(output_dir, exist_ok=True)
+        wrapper.model.save_pretrained(output_dir)  # a checkpoint that loads as the student (tied weights kept)
+        save_projectors(wrapper.hidden_projectors, output_dir, self._projector_metadata())
+        if self.processing_class is not None:
+            self.processing_class.save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        return None
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        wrapper = self.accelerator.unwrap_model(model if model is not None else self.model)
+        if not isinstance(wrapper, Seq2SeqWithProjectors):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        with torch.random.fork_rng(devices=[]):  # from_pretrained's init must not move the data-order RNG
+            loaded = type(wrapper.model).from_pretrained(resume_from_checkpoint)
+        wrapper.model.load_state_dict(loaded.state_dict(), strict=True)
+        load_projectors(wrapper.hidden_projectors, resume_from_checkpoint, self._projector_metadata(),
+                        fix="resume with the --method and --hidden_layer_map it ran with")
+        return None
+
     def _kd_inputs(self, model, inputs, labels):
         return self._logits(model, inputs, labels), self._teacher_logits(inputs, labels), labels != -100
 
@@ -285,7 +447,7 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         """
         if self.evaluator is None:
             raise ValueError("evaluate() needs the trainer's evaluator (a GenerationEvaluator).")
-        scores = self.evaluator(self.accelerator.unwrap_model(self.model))
+        scores = self.evaluator(self._student())
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in scores.items() if isinstance(v, int | float)}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
