@@ -8,7 +8,12 @@ epochs, methods and runs. Student samples change as the student trains and are n
 
 A cache folder is keyed by everything that determines its content: the teacher's weights (a hash
 of its files, or the hub id and commit), the tokenizer's vocabulary, the decoding settings with
-their seed, the source texts and the source length limit. A folder is written to a temporary
+their seed, the source texts and the source length limit. Sources that a complete folder of the same
+teacher, tokenizer, decoding settings and length limit already holds are read from it rather than
+generated again (e.g. the labelled inputs of a run inside the cache of all its inputs): the rows of
+those sources, renumbered. Their samples are then those drawn for the larger set (with their own batch
+seeds), so a run reads the same pseudo-targets whichever order the caches were made in only when the
+larger cache exists first; the run records which folder it read. A folder is written to a temporary
 sibling and renamed into place when complete, under a lock, so an interrupted generation never
 leaves a folder that reads as complete, and two runs wanting the same cache generate it once.
 """
@@ -36,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 META_NAME = "lexkd_pseudo_targets.json"
+SOURCES_NAME = "sources.json"
+"""Beside the cached rows: the SHA-256 of each source text, in source-index order (what subset reuse looks up)."""
 COLUMNS = ("source_index", "sample_index", "target_ids", "truncated")
 
 
@@ -57,6 +64,38 @@ def cache_key(
         "num_sources": len(sources),
         "max_source_length": max_source_length,
     }
+
+
+def _source_hashes(sources: Sequence[str]) -> list[str]:
+    return [hashlib.sha256(text.encode()).hexdigest() for text in sources]
+
+
+def _subset_of_existing(cache_dir: Path, teacher_label: str, key: dict, sources: Sequence[str]):
+    """Rows for ``sources`` from a complete folder whose key equals ``key`` but for the sources, when that
+    folder holds every one of them: ``(dataset, folder)`` with ``source_index`` renumbered, else None."""
+    same = {name: value for name, value in key.items() if name not in ("sources", "num_sources")}
+    wanted = _source_hashes(sources)
+    for folder in sorted(cache_dir.glob(f"{teacher_label}-*")):
+        meta_path, hashes_path = folder / META_NAME, folder / SOURCES_NAME
+        if not (meta_path.is_file() and hashes_path.is_file()):
+            continue
+        recorded = json.loads(meta_path.read_text()).get("key", {})
+        if {name: recorded.get(name) for name in same} != same:
+            continue
+        position = {}
+        for index, digest in enumerate(json.loads(hashes_path.read_text())):
+            position.setdefault(digest, index)
+        if not all(digest in position for digest in wanted):
+            continue
+        cached = read_cache(folder, recorded)
+        by_source: dict[int, list[int]] = {}
+        for row, source_index in enumerate(cached["source_index"]):
+            by_source.setdefault(source_index, []).append(row)
+        rows = [row for digest in wanted for row in by_source[position[digest]]]
+        new_index = [i for i, digest in enumerate(wanted) for _ in by_source[position[digest]]]
+        subset = cached.select(rows).remove_columns("source_index").add_column("source_index", new_index)
+        return subset.select_columns(list(COLUMNS)), folder
+    return None
 
 
 def _key_digest(key: dict) -> str:
@@ -158,8 +197,10 @@ def load_or_generate(
     """The teacher's pseudo-targets for ``sources``, read from the cache or generated once.
 
     The cache folder is ``cache_dir/<teacher_label>-<key digest>``. A complete folder for the
-    same key is read (memory-mapped), never regenerated; otherwise the pseudo-targets are
-    generated, written to a temporary folder and renamed into place. A folder keyed by a hub
+    same key is read (memory-mapped), never regenerated; so is a complete folder of the same teacher,
+    tokenizer, decoding settings and source length that holds all of ``sources`` (their rows are
+    selected and renumbered: module docstring); otherwise the pseudo-targets are generated, written
+    to a temporary folder and renamed into place. A folder keyed by a hub
     teacher of unknown commit (``teacher_fingerprint`` ``hub:NAME@unknown``) is reused only with
     ``allow_unpinned_teacher``: its key would not change if the teacher were updated on the hub.
 
@@ -182,6 +223,13 @@ def load_or_generate(
                                   allow=allow_unpinned_teacher, rebuild=f"delete {folder}")
             logger.info("Pseudo-targets read from %s (%d rows)", folder, len(cached))
             return cached, folder
+        subset = _subset_of_existing(cache_dir, teacher_label, key, sources)
+        if subset is not None:
+            refuse_unpinned_reuse([teacher_fingerprint], what=f"The pseudo-target cache {subset[1]}",
+                                  allow=allow_unpinned_teacher, rebuild=f"delete {subset[1]}")
+            logger.info("Pseudo-targets of the %d sources read from %s, which holds them all (%d rows)",
+                        len(sources), subset[1], len(subset[0]))
+            return subset
         started = time.perf_counter()
         columns = generate_pseudo_targets(
             teacher, tokenizer, sources, settings, max_source_length=max_source_length, batch_size=batch_size
@@ -194,6 +242,7 @@ def load_or_generate(
                 "truncated_share": sum(columns["truncated"]) / len(dataset),
                 "seconds": round(time.perf_counter() - started, 1),
             }
+            write_json_atomically(_source_hashes(sources), tmp / SOURCES_NAME)
             write_json_atomically(meta, tmp / META_NAME)  # written last: marks the folder complete
         logger.info("Pseudo-targets generated in %.0f s and stored in %s", meta["seconds"], folder)
         return datasets.load_from_disk(str(folder)), folder
