@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import socket
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -436,3 +437,10 @@ d001.s000.t000 quickly%4:02:00::
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for torchrun's --master_port; tests may run in parallel)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

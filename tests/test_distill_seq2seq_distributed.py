@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import make_texts, save_tiny_bert
+from conftest import free_port, make_texts, save_tiny_bert
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "distill_seq2seq.py"
@@ -27,7 +27,7 @@ def test_two_processes_write_each_file_once(tmp_path, tokenizer, student_checkpo
         (tmp_path / f"{split}.tgt").write_text("\n".join(" ".join(s.split()[:4]) for s in sources) + "\n")
     root = tmp_path / "out"
     command = [
-        torchrun, "--nproc_per_node", "2", "--master_port", "29541", str(SCRIPT), "--use_cpu", "true",
+        torchrun, "--nproc_per_node", "2", "--master_port", str(free_port()), str(SCRIPT), "--use_cpu", "true",
         "--task", "files", "--train_source_file", str(tmp_path / "train.src"), "--train_target_file",
         str(tmp_path / "train.tgt"), "--validation_source_file", str(tmp_path / "valid.src"),
         "--validation_target_file", str(tmp_path / "valid.tgt"), "--student", str(student_checkpoint),

@@ -9,14 +9,13 @@ distillation, the student's weights saved to ``OUT/weights.pt`` by the first pro
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_texts
+from conftest import free_port, make_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pretrain_multiteacher.py"
@@ -51,12 +50,6 @@ def test_main_job_with_two_processes(tmp_path):
 
 
 # ---------------------------------------------------------------- loss rescaling across processes
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def distil_a_few_steps(output_dir: str, tokenizer_dir: str, batch_size: int, accumulation: int,
                        hidden_loss_weight: float = 0.0) -> dict:
