@@ -99,3 +99,19 @@ def test_without_tokenizer_flag_the_student_source_brings_its_tokenizer(source, 
     none = CorpusArguments()
     student_tokenizer_default(none, StudentArguments(student_init_from=str(bare)))
     assert none.tokenizer is None  # nothing to bring: the first teacher's, as before
+
+
+def test_a_gold_only_job_without_teachers_trains_none(tmp_path):
+    from conftest import make_texts
+
+    from lexkd.data.arguments import CorpusArguments
+    from lexkd.mlm.arguments import TeacherArguments
+    from lexkd.mlm.job import prepare_job
+    from lexkd.mlm.trainer import DistillationArguments
+
+    (tmp_path / "corpus.txt").write_text("\n".join(make_texts(60, seed=4)) + "\n")
+    corpus = CorpusArguments(corpus=str(tmp_path / "corpus.txt"), vocab_size=120, max_seq_length=16,
+                             validation_fraction=0.25, max_eval_sequences=8)
+    args = DistillationArguments(output_dir=str(tmp_path / "job"), alpha=0.0, report_to="none", use_cpu=True)
+    tokenizer, data, teachers = prepare_job(TeacherArguments(), corpus, args)
+    assert teachers == [] and len(data.train) > 0 and not (tmp_path / "job" / "teachers").exists()

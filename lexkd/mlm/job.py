@@ -166,7 +166,8 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
 
     Given teachers supply the tokenizer (unless ``--tokenizer`` is set); otherwise a tokenizer is
     trained (or reused) in ``OUTPUT_DIR/tokenizer`` and the :data:`DEFAULT_TEACHERS` are trained
-    (or reused) in ``OUTPUT_DIR/teachers``. Teachers' vocabularies are checked against the
+    (or reused) in ``OUTPUT_DIR/teachers``, unless no stage needs a teacher (``alpha`` 0 and no
+    hidden-state term: a gold-only run trains none). Teachers' vocabularies are checked against the
     tokenizer's. With ``resume``, a default teacher interrupted after a checkpoint continues
     from it (see :func:`is_interrupted`). With a ``teacher_cache``
     (:class:`lexkd.mlm.cache.TeacherCache`) no teacher is loaded or trained, the tokenizer
@@ -214,6 +215,9 @@ def prepare_job(teacher_args, corpus_args, train_args: DistillationArguments, *,
         logger.info("Data: %s; teacher targets from the cache %s", data.stats, teacher_cache.path)
         return tokenizer, data, []
     names = list(teacher_args.teachers)
+    if not names and train_args.alpha == 0 and train_args.hidden_loss_weight == 0:
+        logger.info("Data: %s; alpha is 0 and no hidden-state term: no teacher is needed, none is trained", data.stats)
+        return tokenizer, data, []
     if not names:
         for spec in DEFAULT_TEACHERS:
             spec_args = args_with(train_args, output_dir=str(root / "teachers" / spec.name),
