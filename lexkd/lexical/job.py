@@ -29,7 +29,7 @@ from lexkd.mlm.data import prepare_validation_set
 from lexkd.utils.runs import resume_checkpoint
 
 __all__ = ["LexicalData", "LexicalJobArguments", "corpus_sequences", "held_out_mlm_set", "load_models", "mix_with_pairs",
-           "prepare_data", "resolve_job"]
+           "prepare_data", "resolve_job", "split_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,17 +134,24 @@ def load_models(job: LexicalJobArguments, corpus_args: CorpusArguments, train_ar
     return model, tokenizer, teachers
 
 
+def split_corpus(corpus_args: CorpusArguments):
+    """``(training documents, held-out documents)`` of the corpus flags, split as the MLM job splits them."""
+    return load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
+                             seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+
+
 def held_out_mlm_set(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenizerBase, *,
-                     mlm_probability: float = 0.15) -> datasets.Dataset:
+                     mlm_probability: float = 0.15, documents=None) -> datasets.Dataset:
     """The MLM job's held-out set for these corpus flags: the validation documents of
     :func:`lexkd.mlm.job.load_split_corpus`, built by :func:`lexkd.mlm.job.prepare_validation_set`
     exactly as :func:`lexkd.mlm.job.prepare_job` builds them (same documents, same fixed masks).
+    ``documents``: the held-out documents when the caller has split the corpus already (:func:`split_corpus`).
 
     Raises:
         FileNotFoundError, EmptyCorpusError: as :func:`lexkd.data.corpora.load_corpus`.
     """
-    _, documents = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
-                                     seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    if documents is None:
+        _, documents = split_corpus(corpus_args)
     return prepare_validation_set(documents, tokenizer, max_seq_length=corpus_args.max_seq_length,
                                   line_by_line=corpus_args.line_by_line, mlm_probability=mlm_probability,
                                   eval_masking_seed=corpus_args.eval_masking_seed,
@@ -152,9 +159,10 @@ def held_out_mlm_set(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenize
 
 
 def corpus_sequences(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenizerBase, count: int, *,
-                     seed: int = 0) -> datasets.Dataset:
+                     seed: int = 0, documents=None) -> datasets.Dataset:
     """``count`` training sequences of the general corpus (the MLM job's training documents and
-    sequences for these corpus flags), drawn at random with ``seed``.
+    sequences for these corpus flags), drawn at random with ``seed``. ``documents``: the training
+    documents when the caller has split the corpus already (:func:`split_corpus`).
 
     Raises:
         ValueError: the corpus has fewer training sequences than ``count`` (naming both and the fix).
@@ -163,8 +171,8 @@ def corpus_sequences(corpus_args: CorpusArguments, tokenizer: PreTrainedTokenize
     from lexkd.data.corpora import flatten
     from lexkd.data.tokenization import tokenize_texts
 
-    documents, _ = load_split_corpus(corpus_args.corpus, validation_fraction=corpus_args.validation_fraction,
-                                     seed=corpus_args.split_seed, **corpus_args.corpus_kwargs())
+    if documents is None:
+        documents, _ = split_corpus(corpus_args)
     sequences = tokenize_texts(flatten(documents), tokenizer, max_seq_length=corpus_args.max_seq_length,
                                line_by_line=corpus_args.line_by_line)
     if count > len(sequences):
@@ -206,14 +214,16 @@ def prepare_data(job: LexicalJobArguments, corpus_args: CorpusArguments, train_a
     pair_stats.update(used_instances=len(groups), used_pairs=sum(len(g) for g in groups))
     logger.info("Gloss/context pairs: %s", pair_stats)
     train = lmgc_m_dataset(groups, tokenizer, max_length=job.max_pair_length)
+    train_documents, held_out_documents = split_corpus(corpus_args)  # read once, for both uses
     if job.corpus_mix > 0:
         corpus = corpus_sequences(corpus_args, tokenizer, round(len(train) * job.corpus_mix / (1 - job.corpus_mix)),
-                                  seed=train_args.seed)
+                                  seed=train_args.seed, documents=train_documents)
         train = mix_with_pairs(train, corpus)
         pair_stats.update(corpus_sequences=len(corpus), corpus_share=round(len(corpus) / len(train), 4))
         logger.info("Mixed %d corpus sequences with the %d pairs (%.1f%% of the rows)", len(corpus),
                     len(train) - len(corpus), 100 * len(corpus) / len(train))
-    held_out = held_out_mlm_set(corpus_args, tokenizer, mlm_probability=train_args.mlm_probability)
+    held_out = held_out_mlm_set(corpus_args, tokenizer, mlm_probability=train_args.mlm_probability,
+                                documents=held_out_documents)
     dev = read_raganato(job.dev, job.dev_gold) if job.dev else None
     return LexicalData(train=train, held_out=held_out, dev=dev, pair_stats=pair_stats)
 

@@ -31,11 +31,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
-    DataCollatorWithPadding,
     PretrainedConfig,
     PreTrainedModel,
     Trainer,
@@ -43,6 +40,7 @@ from transformers import (
 
 from lexkd.losses import multi_teacher_mlm_loss
 from lexkd.mlm.teachers import check_weighting_rule, combine_teachers
+from lexkd.tasks.classification.evaluation import ClassificationEvaluator
 from lexkd.tasks.classification.loading import (
     load_classifier,
     load_tokenizer,
@@ -147,13 +145,10 @@ def teacher_logits_key(teacher: str, task: TaskSpec, dataset: datasets.Dataset, 
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20], fields
 
 
-@torch.inference_mode()
-def _logits(model: PreTrainedModel, encoded: datasets.Dataset, tokenizer, batch_size: int, desc: str) -> np.ndarray:
-    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in encoded.column_names]
-    loader = DataLoader(encoded.select_columns(columns), batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
-    model.eval()
-    out = [model(**batch).logits.float().cpu() for batch in tqdm(loader, desc=desc, leave=False)]  # (B, C) each
-    return torch.cat(out).numpy()
+def _logits(model: PreTrainedModel, encoded: datasets.Dataset, labels, task: TaskSpec, tokenizer, batch_size: int,
+            desc: str) -> np.ndarray:
+    """``(N, C)`` float32 logits of ``model`` on ``encoded`` (the evaluator's batching and padding)."""
+    return ClassificationEvaluator(encoded, labels, task, tokenizer, batch_size=batch_size).logits(model, desc=desc).numpy()
 
 
 def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: TaskSpec, *, max_seq_length: int = 128,
@@ -200,7 +195,8 @@ def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: Tas
             tokenizer = load_tokenizer(name)
             encoded = tokenize_dataset(datasets.DatasetDict({"train": dataset}), tokenizer, task,
                                        max_seq_length=max_seq_length, segment_ids=uses_segment_ids(model) or None)["train"]
-            logits = _logits(model, encoded, tokenizer, batch_size, f"Teacher {model_label(name)} logits")
+            logits = _logits(model, encoded, dataset["label"], task, tokenizer, batch_size,
+                             f"Teacher {model_label(name)} logits")
             with atomic_directory(folder) as tmp:
                 datasets.Dataset.from_dict({"logits": logits.tolist()}).save_to_disk(str(tmp / "logits"))
                 (tmp / "key.json").write_text(json.dumps(fields, indent=2, sort_keys=True))

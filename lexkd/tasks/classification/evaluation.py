@@ -47,18 +47,26 @@ class ClassificationEvaluator(Evaluator):
         self.last_predictions: np.ndarray | None = None
 
     @torch.inference_mode()
-    def predict(self, model) -> np.ndarray:
-        """``(N,)`` predictions: the argmax class, or the score of a regression head (eval mode, restored after)."""
+    def logits(self, model, *, desc: str | None = None) -> torch.Tensor:
+        """``(N, num_labels)`` float32 outputs of the model on the split, on the CPU (eval mode, restored
+        after); ``desc`` shows a progress bar with that title."""
+        from tqdm.auto import tqdm
+
         was_training, device = model.training, next(model.parameters()).device
         model.eval()
         outputs = []
+        loader = DataLoader(self.encoded, batch_size=self.batch_size, collate_fn=self.collator)
         try:
-            for batch in DataLoader(self.encoded, batch_size=self.batch_size, collate_fn=self.collator):
-                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits  # (B, num_labels)
-                outputs.append(logits[:, 0] if self.task.is_regression else logits.argmax(-1))
+            for batch in tqdm(loader, desc=desc, leave=False, disable=desc is None):
+                outputs.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu())  # (B, C)
         finally:
             model.train(was_training)
-        return torch.cat(outputs).float().cpu().numpy() if self.task.is_regression else torch.cat(outputs).cpu().numpy()
+        return torch.cat(outputs)
+
+    def predict(self, model) -> np.ndarray:
+        """``(N,)`` predictions: the argmax class, or the score of a regression head."""
+        logits = self.logits(model)
+        return logits[:, 0].numpy() if self.task.is_regression else logits.argmax(-1).numpy()
 
     def compute(self, model, output_dir: Path | None = None) -> dict:
         self.last_predictions = self.predict(model)
