@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from conftest import make_texts, save_tiny_bert
 from transformers import BertConfig, BertForPreTraining, DataCollatorForSeq2Seq
 
-from lexkd.models.seq2seq import build_bert2bert, decoder_input_ids_from_labels, use_eager_attention
+from lexkd.models.seq2seq import build_bert2bert, decoder_input_ids_from_labels
+from lexkd.models.seq2seq_features import use_eager_attention
 from lexkd.seq2seq.data import tokenize_pairs
 from lexkd.seq2seq.trainer import Seq2SeqDistillationArguments, Seq2SeqDistillationTrainer
 

@@ -52,14 +52,8 @@ from lexkd.losses import (
     token_cross_entropy,
 )
 from lexkd.losses.hidden import HIDDEN_DISTANCES
-from lexkd.models.seq2seq import (
-    GenerationSettings,
-    Seq2SeqWithProjectors,
-    decoder_input_ids_from_labels,
-    generate_targets,
-    stack_shapes,
-    use_eager_attention,
-)
+from lexkd.models.seq2seq import GenerationSettings, decoder_input_ids_from_labels, generate_targets
+from lexkd.models.seq2seq_features import Seq2SeqWithProjectors, stack_shapes, use_eager_attention
 from lexkd.utils.loss_logging import LossPartsLoggingMixin
 from lexkd.utils.projector_files import load_projectors, save_projectors
 from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
@@ -205,7 +199,7 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
     and ``student_sample_length`` (mean tokens per student sample since the last log).
 
     With ``hr_kd`` the trainer's model is the student wrapped with its two projectors
-    (:class:`lexkd.models.seq2seq.Seq2SeqWithProjectors`); checkpoints hold the student (``save_pretrained``)
+    (:class:`lexkd.models.seq2seq_features.Seq2SeqWithProjectors`); checkpoints hold the student (``save_pretrained``)
     and the projectors apart, restored on resume. With ``ar_kd`` the student and the teacher switch to the
     eager attention implementation (the one that returns attention maps).
 
@@ -397,7 +391,7 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         if not (outputs.encoder_attentions and outputs.decoder_attentions):
             raise RuntimeError(f"{type(self._student(model)).__name__} returned no attention maps with "
                                "output_attentions=True: ar_kd needs the eager attention implementation "
-                               "(lexkd.models.seq2seq.use_eager_attention).")
+                               "(lexkd.models.seq2seq_features.use_eager_attention).")
         term = (attention_relation_loss(outputs.encoder_attentions[-1], teacher.encoder_attentions[-1], source_mask,
                                         num_items_in_batch=counts.get("source"))
                 + attention_relation_loss(outputs.decoder_attentions[-1], teacher.decoder_attentions[-1], target_mask,
