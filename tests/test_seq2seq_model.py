@@ -16,6 +16,8 @@ from transformers import (
     BertModel,
     EncoderDecoderModel,
     GenerationConfig,
+    MPNetConfig,
+    MPNetForMaskedLM,
     T5Config,
     T5ForConditionalGeneration,
 )
@@ -118,6 +120,16 @@ def test_checkpoint_without_mlm_head_raises(tmp_path, tokenizer):
     tokenizer.save_pretrained(tmp_path / "plain")
     with pytest.raises(ValueError, match=r"cls\.predictions.*MLM head"):
         build_bert2bert(tmp_path / "plain")
+
+
+def test_an_architecture_without_a_decoder_form_is_refused_before_loading(tmp_path, tokenizer, student_checkpoint):
+    # MPNet (all-mpnet-base-v2) has an MLM head but no causal-LM class in transformers.
+    config = MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64)
+    MPNetForMaskedLM(config).save_pretrained(tmp_path / "mpnet")
+    tokenizer.save_pretrained(tmp_path / "mpnet")
+    with pytest.raises(ValueError, match=r"mpnet.*cannot be a decoder.*'mpnet'.*adapt_teacher"):
+        build_bert2bert(student_checkpoint, tmp_path / "mpnet")
 
 
 def test_missing_paths_and_hub_failure(tmp_path, monkeypatch, student_checkpoint):

@@ -34,7 +34,10 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+)
 
 from lexkd.data.tokenization import VocabularyMismatchError, check_vocabularies
 from lexkd.models.masked_lm import check_local_model
@@ -170,13 +173,21 @@ def build_bert2bert(
         FileNotFoundError: a local path that does not exist or holds no ``config.json``.
         OSError: a hub id that cannot be loaded, or no tokenizer beside the encoder.
         ValueError: the decoder checkpoint lacks weights other than cross-attention (e.g. a
-            plain ``BertModel`` with no MLM head), naming them.
+            plain ``BertModel`` with no MLM head), naming them; or its architecture has no
+            decoder (causal-LM) form in transformers (e.g. MPNet), naming its ``model_type``.
         VocabularyMismatchError: the tokenizer has more tokens than an embedding matrix has rows.
     """
     encoder_name = str(encoder_name_or_path)
     decoder_name = str(decoder_name_or_path) if decoder_name_or_path is not None else encoder_name
     encoder_config = _load_config(encoder_name, "encoder checkpoint")
     decoder_config = _load_config(decoder_name, "decoder checkpoint")
+    if decoder_config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ValueError(
+            f"{decoder_name!r} cannot be a decoder: transformers has no causal-LM (decoder) form of its "
+            f"architecture ({decoder_config.model_type!r}), so no bert2bert decoder can be warm-started from it. "
+            "Use a BERT-style checkpoint with an MLM head as the decoder (e.g. an encoder given one by "
+            "scripts/adapt_teacher.py), or pass a seq2seq teacher (--teacher)."
+        )
     if tokenizer is None:
         tokenizer = load_seq2seq_tokenizer(encoder_name, role="tokenizer of the encoder checkpoint")
     encoder_config.is_decoder, encoder_config.add_cross_attention = False, False
