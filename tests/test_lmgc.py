@@ -489,3 +489,64 @@ def test_lmgc_m_with_corpus_mixing_trains_on_both_and_logs_both_losses(tmp_path,
     with pytest.raises(ValueError, match="asks for 190 corpus sequences"):
         prepare_data(job, CorpusArguments(corpus=str(tmp_path / "corpus.txt"), max_seq_length=64), train_args,
                      tokenizer, wordnet=fake_wordnet)
+
+
+def _lmgc_args(output_dir, steps=3):
+    return TrainingArguments(output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=4,
+                             learning_rate=1e-3, report_to="none", use_cpu=True, disable_tqdm=True, save_strategy="no",
+                             logging_steps=1)
+
+
+def test_lmgc_task_distillation_caches_teacher_logits_and_logs_the_kd_term(tmp_path, tokenizer, corpus, fake_wordnet,
+                                                                            monkeypatch):
+    from lexkd.tasks.classification.distillation import TaskDistillationArguments, TeacherLabelMismatchError
+    from lexkd.tasks.wsd import distillation as wsd_distillation
+
+    tiny_pretraining_model(tokenizer).save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    teacher = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=fake_wordnet)
+    teacher.fit(corpus, args=_lmgc_args(tmp_path / "teacher"))
+    teacher_dir = tmp_path / "teacher" / "model"
+    groups = candidate_groups(corpus, training=True, wordnet=fake_wordnet)
+    cache = tmp_path / "logits"
+    logits, records = wsd_distillation.lmgc_teacher_logits([str(teacher_dir)], groups, max_length=32, cache_dir=cache)
+    rows = tokenize_pairs(groups, tokenizer, max_length=32)
+    assert logits.shape == (len(rows), 1, 2) and not records[0]["reused"]
+    model = LMGCSystem.from_pretrained(teacher_dir).model.eval()
+    with torch.no_grad():  # the teacher's own logits, one unpadded pair at a time
+        expected = [model(**{k: torch.tensor([rows[i][k]]) for k in ("input_ids", "token_type_ids", "attention_mask")}
+                          ).logits[0].tolist() for i in range(len(rows))]
+    assert torch.allclose(torch.from_numpy(logits[:, 0]), torch.tensor(expected), atol=1e-5)
+
+    def no_teacher_run(name):
+        raise AssertionError("the teacher was loaded although its logits are cached")
+
+    monkeypatch.setattr(wsd_distillation, "_load_lmgc_teacher", no_teacher_run)
+    again, records = wsd_distillation.lmgc_teacher_logits([str(teacher_dir)], groups, max_length=32, cache_dir=cache)
+    assert records[0]["reused"] and (again == logits).all()
+
+    distillation = TaskDistillationArguments(teacher=[str(teacher_dir)], alpha=0.5, temperature=2.0,
+                                             teacher_logits_dir=str(cache))
+    student = LMGCSystem(load_lmgc_model(tmp_path / "ckpt"), tokenizer, max_length=32, wordnet=fake_wordnet)
+    student.fit(corpus, args=_lmgc_args(tmp_path / "student"), distillation=distillation)
+    summary = student.training["distillation"]
+    assert summary["teacher_logits"][0]["reused"] and summary["mean_teacher_weights"] == {"teacher": 1.0}
+    logged = [json.loads(line) for line in (tmp_path / "student" / "metrics.jsonl").read_text().splitlines()]
+    assert any("kd_loss" in record for record in logged)
+
+    monkeypatch.undo()
+    with pytest.raises(TeacherLabelMismatchError, match="not an LMGC classifier.*eval_wsd.py"):
+        wsd_distillation.lmgc_teacher_logits([str(tmp_path / "ckpt")], groups, max_length=32, cache_dir=tmp_path / "x")
+
+
+def test_lmgc_teachers_need_a_training_corpus(tmp_path, tokenizer, fake_wordnet):
+    from lexkd.tasks.classification.distillation import TaskDistillationArguments
+    from lexkd.tasks.wsd.systems import make_system
+
+    tiny_pretraining_model(tokenizer).save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    distillation = TaskDistillationArguments(teacher=[str(tmp_path / "ckpt")])
+    with pytest.raises(ValueError, match="--train"):
+        make_system(str(tmp_path / "ckpt"), distillation=distillation, wordnet=fake_wordnet)
+    with pytest.raises(ValueError, match="baseline"):
+        make_system("first_sense", distillation=distillation, wordnet=fake_wordnet)

@@ -18,6 +18,10 @@ are left out of the key file and counted under ``skipped``: they lower R, not P,
 - a ``BertForPreTraining`` checkpoint with ``--scorer nsp``: scored by its next-sentence head,
   no added parameter (the LMGC-M setting).
 
+With ``--teacher LMGC_CLASSIFIER [...]`` (``--alpha``, ``--temperature``, ``--weighting``), LMGC fine-tuning is
+task distillation: gold match labels plus the teachers' combined soft labels over the same pairs, as in
+``finetune_glue.py`` (:mod:`lexkd.tasks.wsd.distillation`; teacher logits cached in ``--teacher_logits_dir``).
+
 Examples:
     python scripts/eval_wsd.py --model first_sense --data SE07.data.xml --output fs.key  # scored: SE07.gold.key.txt is beside it
     python scripts/eval_wsd.py --model mfs --train semcor.data.xml --train_gold semcor.gold.key.txt \
@@ -25,6 +29,9 @@ Examples:
     python scripts/eval_wsd.py --model runs/student/model --train semcor.data.xml --train_gold semcor.gold.key.txt \
         --max_train_instances 20000 --max_steps 2000 --output_dir runs/lmgc \
         --data SE07.data.xml --gold SE07.gold.key.txt --output lmgc.key
+    python scripts/eval_wsd.py --model runs/student/model --train semcor.data.xml --max_train_instances 20000 \
+        --teacher runs/lmgc-minilm/model --alpha 0.5 --temperature 2 --output_dir runs/lmgc-kd \
+        --data SE07.data.xml --output lmgc-kd.key
     python scripts/eval_wsd.py --model runs/lexical/model --scorer nsp --data SE07.data.xml --gold SE07.gold.key.txt \
         --output lmgc_m.key
 """
@@ -40,6 +47,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from lexkd.tasks.classification.distillation import TaskDistillationArguments
 from lexkd.tasks.wsd.baselines import BASELINES
 from lexkd.tasks.wsd.raganato import default_key_file, read_raganato
 from lexkd.tasks.wsd.systems import evaluate_system, gold_key_for, make_system
@@ -86,7 +94,8 @@ DEFAULTS = {"output_dir": "runs/lmgc", "num_train_epochs": 1, "per_device_train_
 
 
 def main(argv=None) -> int:
-    args, train_args = parse_args((EvalArguments, TrainingArguments), argv, DEFAULTS)
+    args, train_args, distillation = parse_args((EvalArguments, TrainingArguments, TaskDistillationArguments), argv,
+                                                DEFAULTS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     gold = gold_key_for(args.data, args.gold)  # --gold, else X.gold.key.txt beside X.data.xml, else unscored
@@ -96,9 +105,11 @@ def main(argv=None) -> int:
     system, kind = make_system(args.model, train=train, train_args=train_args, scorer=args.scorer,
                                max_length=args.max_length, batch_size=args.eval_batch_size,
                                max_train_instances=args.max_train_instances, init_from_nsp=args.init_from_nsp,
-                               resume=args.resume)
+                               resume=args.resume, distillation=distillation)
     result = {"model": args.model, "system": kind, "data": args.data,
               **evaluate_system(system, corpus, args.output, gold_key_file=gold)}
+    if getattr(system, "training", None):
+        result["training"] = system.training
     result["wall_time_s"] = round(time.perf_counter() - start, 1)
     result["command"] = ("python scripts/eval_wsd.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     if args.results:

@@ -68,7 +68,8 @@ class TeacherLabelMismatchError(ValueError):
 
 @dataclass
 class TaskDistillationArguments:
-    """Flags of task-specific distillation (``scripts/finetune_glue.py``, ``scripts/eval_plagiarism.py``)."""
+    """Flags of task-specific distillation (``scripts/finetune_glue.py``, ``scripts/eval_plagiarism.py``, and LMGC in
+    ``scripts/eval_wsd.py``, whose teachers are fine-tuned LMGC classifiers)."""
 
     teacher: list[str] = field(default_factory=list, metadata={
         "help": "Fine-tuned teacher classifier(s) for the same task (folders written by --save_model, or hub ids): "
@@ -179,33 +180,58 @@ def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: Tas
     columns, records = [], []
     for name in teachers:
         fingerprint = model_fingerprint(name)
-        key, fields = teacher_logits_key(name, task, dataset, max_seq_length, fingerprint)
-        folder = Path(cache_dir) / f"{task.name}-{model_label(name).replace('/', '--')}-{key}"
-        reused = (folder / "key.json").is_file()
-        if reused:
-            refuse_unpinned_reuse([fingerprint], what=f"The cached teacher logits {folder}", allow=allow_unpinned_teacher,
-                                  rebuild=f"delete {folder}")
-            logits = np.asarray(datasets.load_from_disk(str(folder / "logits"))["logits"], dtype=np.float32)
-            check = json.loads((folder / "key.json").read_text())
-            if check != fields or logits.shape != (len(dataset), task.num_labels):
-                raise ValueError(f"The cached teacher logits in {folder} do not match this run (key or shape "
-                                 f"{logits.shape}): delete the folder to compute them again.")
-        else:
+        _, fields = teacher_logits_key(name, task, dataset, max_seq_length, fingerprint)
+
+        def compute(name=name):
             model = _load_teacher(name, task)
             tokenizer = load_tokenizer(name)
             encoded = tokenize_dataset(datasets.DatasetDict({"train": dataset}), tokenizer, task,
                                        max_seq_length=max_seq_length, segment_ids=uses_segment_ids(model) or None)["train"]
-            logits = _logits(model, encoded, dataset["label"], task, tokenizer, batch_size,
-                             f"Teacher {model_label(name)} logits")
-            with atomic_directory(folder) as tmp:
-                datasets.Dataset.from_dict({"logits": logits.tolist()}).save_to_disk(str(tmp / "logits"))
-                (tmp / "key.json").write_text(json.dumps(fields, indent=2, sort_keys=True))
-            del model
+            return _logits(model, encoded, dataset["label"], task, tokenizer, batch_size,
+                           f"Teacher {model_label(name)} logits")
+
+        logits, record = cached_logits(name, fields, compute, cache_dir=cache_dir, prefix=task.name,
+                                       shape=(len(dataset), task.num_labels), allow_unpinned_teacher=allow_unpinned_teacher)
         columns.append(logits)
-        records.append({"teacher": name, "label": model_label(name), "cache": str(folder), "reused": reused})
-        logger.info("Teacher %s: logits of %d training examples %s %s", name, len(dataset),
-                    "read from" if reused else "computed and cached in", folder)
+        records.append(record)
     return np.stack(columns, axis=1), records  # (N, K, C)
+
+
+def cached_logits(name: str, fields: dict, compute, *, cache_dir: str | Path, prefix: str, shape: tuple[int, int],
+                  allow_unpinned_teacher: bool = False) -> tuple[np.ndarray, dict]:
+    """One teacher's ``(N, C)`` logits from the cache folder keyed by ``fields``, or ``compute()``d and cached.
+
+    The folder is ``CACHE_DIR/PREFIX-<teacher label>-<hash of fields>`` (an Arrow folder ``logits`` and
+    ``key.json``), written atomically; ``fields`` holds the teacher's fingerprint under ``"teacher"``.
+    Shared by the GLUE/plagiarism tasks (:func:`teacher_logits`) and LMGC (:mod:`lexkd.tasks.wsd.lmgc`).
+
+    Returns:
+        ``(logits, {"teacher", "label", "cache", "reused"})``.
+
+    Raises:
+        ValueError: a cache folder whose key or shape differs from this run's (names the folder to delete).
+        UnpinnedModelError: cached logits of a hub teacher of unknown commit (without ``allow_unpinned_teacher``).
+    """
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
+    folder = Path(cache_dir) / f"{prefix}-{model_label(name).replace('/', '--')}-{key}"
+    reused = (folder / "key.json").is_file()
+    if reused:
+        refuse_unpinned_reuse([fields["teacher"]], what=f"The cached teacher logits {folder}",
+                              allow=allow_unpinned_teacher, rebuild=f"delete {folder}")
+        logits = np.asarray(datasets.load_from_disk(str(folder / "logits"))["logits"], dtype=np.float32)
+        if json.loads((folder / "key.json").read_text()) != fields or logits.shape != tuple(shape):
+            raise ValueError(f"The cached teacher logits in {folder} do not match this run (key or shape "
+                             f"{logits.shape}, expected {tuple(shape)}): delete the folder to compute them again.")
+    else:
+        logits = np.asarray(compute(), dtype=np.float32)
+        if logits.shape != tuple(shape):
+            raise ValueError(f"Teacher {name!r} gave logits of shape {logits.shape}, expected {tuple(shape)}.")
+        with atomic_directory(folder) as tmp:
+            datasets.Dataset.from_dict({"logits": logits.tolist()}).save_to_disk(str(tmp / "logits"))
+            (tmp / "key.json").write_text(json.dumps(fields, indent=2, sort_keys=True))
+    logger.info("Teacher %s: logits of %d training examples %s %s", name, shape[0],
+                "read from" if reused else "computed and cached in", folder)
+    return logits, {"teacher": name, "label": model_label(name), "cache": str(folder), "reused": reused}
 
 
 def _load_teacher(name: str, task: TaskSpec) -> PreTrainedModel:

@@ -206,6 +206,7 @@ class LMGCSystem:
         self.max_length, self.batch_size = max_length, batch_size
         self.wordnet = wordnet
         self.stats: PairStats | None = None
+        self.training: dict | None = None
 
     @property
     def skipped(self) -> dict[str, int]:
@@ -238,11 +239,13 @@ class LMGCSystem:
         return cls(model, AutoTokenizer.from_pretrained(name_or_path), scorer=scorer, **kwargs)
 
     def fit(self, train=None, *, args: TrainingArguments | None = None, max_instances: int | None = None,
-            seed: int = 42, resume: bool = False) -> LMGCSystem:
+            seed: int = 42, resume: bool = False, distillation=None) -> LMGCSystem:
         """Fine-tune the classifier on ``train`` (a WSD corpus); no-op when ``train`` is None.
 
         Uses at most ``max_instances`` training targets (drawn with ``seed``); ``resume``
-        continues from the last checkpoint in ``args.output_dir`` (see :func:`train_lmgc`).
+        continues from the last checkpoint in ``args.output_dir``; ``distillation``
+        (:class:`lexkd.tasks.classification.distillation.TaskDistillationArguments`) adds LMGC teachers'
+        soft labels (see :func:`train_lmgc`). The training summary is kept in ``training``.
 
         Raises:
             ValueError: ``train`` given without ``args``, or a model that is not a classifier.
@@ -254,8 +257,8 @@ class LMGCSystem:
         ClassifierScorer().check(self.model)
         groups = candidate_groups(train, training=True, wordnet=self.wordnet)
         logger.info("LMGC training pairs: %s", groups.stats.as_dict())
-        train_lmgc(self.model, self.tokenizer, sample_groups(groups, max_instances, seed=seed), args,
-                   max_length=self.max_length, resume=resume)
+        self.training = train_lmgc(self.model, self.tokenizer, sample_groups(groups, max_instances, seed=seed), args,
+                                   max_length=self.max_length, resume=resume, distillation=distillation)
         return self
 
     @torch.inference_mode()
@@ -302,15 +305,22 @@ class LMGCSystem:
 
 def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, groups: Sequence[Sequence[GlossPair]],
                args: TrainingArguments, *, eval_groups: Sequence[Sequence[GlossPair]] | None = None,
-               max_length: int = 128, resume: bool = False) -> dict:
+               max_length: int = 128, resume: bool = False, distillation=None) -> dict:
     """Fine-tune an LMGC classifier on gloss/context pairs with ``transformers.Trainer``.
 
     Pairs are shuffled individually and trained with cross-entropy on the match label, as
-    GlossBERT does. Writes ``args.output_dir``: ``metrics.jsonl``, ``checkpoint-*`` (for
-    ``resume``) and, when finished, ``model/`` (model and tokenizer, written atomically).
+    GlossBERT does. With ``distillation`` (a :class:`TaskDistillationArguments` with teachers), the
+    loss is task distillation's ``alpha T^2 KL(q || student) + (1 - alpha) CE(gold)`` over the pairs,
+    ``q`` the LMGC teachers' combined soft labels (:mod:`lexkd.tasks.wsd.distillation`, logits cached).
+    Writes ``args.output_dir``: ``metrics.jsonl``, ``checkpoint-*`` (for ``resume``) and, when
+    finished, ``model/`` (model and tokenizer, written atomically).
 
     Returns:
-        the training metrics plus ``train_runtime_s``, ``pairs`` and ``steps``.
+        the training metrics plus ``train_runtime_s``, ``train_cpu_s``, ``pairs``, ``steps`` and, when
+        distilling, ``distillation`` (settings, teachers' cache records, mean teacher weights).
+
+    Raises:
+        TeacherLabelMismatchError: a teacher that is not a 2-label LMGC classifier.
     """
     from lexkd.utils.io import save_model_atomically
     from lexkd.utils.model_card import model_card
@@ -319,11 +329,29 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     checkpoint = resume_checkpoint(args.output_dir) if resume else None
     train = tokenize_pairs(groups, tokenizer, max_length=max_length)
     evaluation = tokenize_pairs(eval_groups, tokenizer, max_length=max_length) if eval_groups else None
-    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation,
-                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-                      callbacks=[MetricsJsonlCallback(Path(args.output_dir) / "metrics.jsonl")])
-    start = time.perf_counter()
+    trainer_class, extra, summary = Trainer, {}, {}
+    if distillation is not None and distillation.enabled:
+        from lexkd.tasks.classification.distillation import TEACHER_LOGITS, TaskDistillationTrainer, mean_teacher_weights
+        from lexkd.tasks.wsd.distillation import lmgc_teacher_logits
+
+        kd_start = time.perf_counter()
+        soft, records = lmgc_teacher_logits(distillation.teacher, groups, max_length=max_length,
+                                            cache_dir=distillation.teacher_logits_dir,
+                                            batch_size=args.per_device_eval_batch_size,
+                                            allow_unpinned_teacher=distillation.allow_unpinned_teacher)  # (N, K, 2)
+        labels = [r["label"] for r in records]
+        train = train.add_column(TEACHER_LOGITS, soft.tolist())
+        trainer_class, extra = TaskDistillationTrainer, {"distillation": distillation, "teacher_labels": labels}
+        summary = {"distillation": {**distillation.settings(), "teacher_logits": records,
+                                    "teacher_logits_time_s": round(time.perf_counter() - kd_start, 2),
+                                    "mean_teacher_weights": mean_teacher_weights(soft, train["label"], distillation,
+                                                                                 labels)}}
+    trainer = trainer_class(model=model, args=args, train_dataset=train, eval_dataset=evaluation,
+                            data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                            callbacks=[MetricsJsonlCallback(Path(args.output_dir) / "metrics.jsonl")], **extra)
+    start, cpu_start = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=checkpoint)
+    train_cpu = time.process_time() - cpu_start
     lexkd_config = dict(getattr(model.config, "lexkd", None) or {})
     lexkd_config["lmgc"] = {"match_label": MATCH_LABEL, "max_length": max_length, "pairs": len(train)}
     model.config.lexkd = lexkd_config
@@ -338,8 +366,8 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
                           usage="Load with `AutoModelForSequenceClassification.from_pretrained` on this folder; "
                                 "`lexkd.disambiguate` uses it on raw sentences.")
         save_model_atomically(model, tokenizer, Path(args.output_dir) / "model", model_card=card)
-    return {**output.metrics, "train_runtime_s": round(time.perf_counter() - start, 1), "pairs": len(train),
-            "steps": trainer.state.global_step}
+    return {**output.metrics, "train_runtime_s": round(time.perf_counter() - start, 1),
+            "train_cpu_s": round(train_cpu, 1), "pairs": len(train), "steps": trainer.state.global_step, **summary}
 
 
 def _target_index(tokens: list[str], target: str | int) -> tuple[list[str], int]:

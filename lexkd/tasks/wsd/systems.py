@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 def make_system(model: str, *, train: WSDCorpus | None = None, train_args=None, scorer: str = "auto",
                 max_length: int = 128, batch_size: int = 64, max_train_instances: int | None = None,
-                init_from_nsp: bool = True, resume: bool = False, wordnet=None) -> tuple[object, str]:
+                init_from_nsp: bool = True, resume: bool = False, wordnet=None,
+                distillation=None) -> tuple[object, str]:
     """The WSD system named by ``model``, trained on ``train`` where it learns.
 
     Args:
@@ -48,6 +49,8 @@ def make_system(model: str, *, train: WSDCorpus | None = None, train_args=None, 
             (:data:`lexkd.tasks.wsd.lmgc.SCORERS`).
         max_length, batch_size: tokens per pair and pairs per forward pass of LMGC.
         resume: continue LMGC fine-tuning from the last checkpoint in ``train_args.output_dir``.
+        distillation: :class:`lexkd.tasks.classification.distillation.TaskDistillationArguments`; with
+            teachers (fine-tuned LMGC classifiers), LMGC fine-tuning learns from their soft labels too.
         wordnet: the sense inventory (default :func:`lexkd.lexical.wordnet.get_wordnet`).
 
     Returns:
@@ -61,11 +64,17 @@ def make_system(model: str, *, train: WSDCorpus | None = None, train_args=None, 
         FileNotFoundError: a local checkpoint path with no saved model.
     """
     if model in BASELINES:
+        if distillation is not None and distillation.enabled:
+            raise ValueError(f"--teacher is for LMGC checkpoints; the baseline {model!r} learns from no teacher.")
         return BASELINES[model](wordnet=wordnet).fit(train), "baseline"
     close = difflib.get_close_matches(model, list(BASELINES), n=1, cutoff=0.75)
     if close and not Path(model).exists():  # a mistyped baseline, not a checkpoint to look up on the hub
         raise ValueError(f"--model {model!r} is neither a baseline nor a local checkpoint: did you mean "
                          f"{close[0]!r}? Baselines: {', '.join(sorted(BASELINES))}.")
+    distilling = distillation is not None and distillation.enabled
+    if distilling and train is None:
+        raise ValueError("--teacher distils LMGC teachers into a classifier fine-tuned here: give the training "
+                         "corpus (--train SEMCOR.data.xml), or drop --teacher.")
     if train is None:
         system = LMGCSystem.from_pretrained(model, scorer=scorer, max_length=max_length, batch_size=batch_size,
                                             wordnet=wordnet)
@@ -80,7 +89,8 @@ def make_system(model: str, *, train: WSDCorpus | None = None, train_args=None, 
     classifier = load_lmgc_model(model, init_from_nsp=init_from_nsp)
     system = LMGCSystem(classifier, AutoTokenizer.from_pretrained(model), scorer="classifier",
                         max_length=max_length, batch_size=batch_size, wordnet=wordnet)
-    system.fit(train, args=train_args, max_instances=max_train_instances, seed=train_args.seed, resume=resume)
+    system.fit(train, args=train_args, max_instances=max_train_instances, seed=train_args.seed, resume=resume,
+               distillation=distillation)
     return system, "classifier"
 
 
