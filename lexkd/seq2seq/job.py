@@ -227,6 +227,8 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                 "batch_size": train_args.per_device_train_batch_size,
                 "data": _hash([data["train"]["source"], data["train"]["target"]]),
                 "max_lengths": [data_args.max_source_length, data_args.max_target_length]}
+    if train_args.bf16 or train_args.fp16:  # mixed precision is part of what the teacher is (absent: float32)
+        settings["mixed_precision"] = "bf16" if train_args.bf16 else "fp16"
     folder = output_root / f"teacher-{_hash(settings)}"
     meta_path = folder / "teacher_meta.json"
     if (folder / "model" / "config.json").is_file() and meta_path.is_file():
