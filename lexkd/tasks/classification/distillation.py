@@ -143,7 +143,12 @@ def teacher_logits_key(teacher: str, task: TaskSpec, dataset: datasets.Dataset, 
     fields = {"format": CACHE_FORMAT, "teacher": fingerprint or model_fingerprint(teacher), "task": task.name,
               "labels": list(task.label_names or ()), "text_columns": list(task.text_columns),
               "texts": _texts_digest(dataset, task.text_columns), "rows": len(dataset), "max_seq_length": max_seq_length}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20], fields
+    return _cache_key(fields), fields
+
+
+def _cache_key(fields: dict) -> str:
+    """The 20-hex-digit name part of a teacher-logit cache folder keyed by ``fields``."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _logits(model: PreTrainedModel, encoded: datasets.Dataset, labels, task: TaskSpec, tokenizer, batch_size: int,
@@ -180,7 +185,7 @@ def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: Tas
     columns, records = [], []
     for name in teachers:
         fingerprint = model_fingerprint(name)
-        _, fields = teacher_logits_key(name, task, dataset, max_seq_length, fingerprint)
+        _, fields = teacher_logits_key(name, task, dataset, max_seq_length, fingerprint)  # the key: cached_logits
 
         def compute(name=name):
             model = _load_teacher(name, task)
@@ -212,8 +217,7 @@ def cached_logits(name: str, fields: dict, compute, *, cache_dir: str | Path, pr
         ValueError: a cache folder whose key or shape differs from this run's (names the folder to delete).
         UnpinnedModelError: cached logits of a hub teacher of unknown commit (without ``allow_unpinned_teacher``).
     """
-    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
-    folder = Path(cache_dir) / f"{prefix}-{model_label(name).replace('/', '--')}-{key}"
+    folder = Path(cache_dir) / f"{prefix}-{model_label(name).replace('/', '--')}-{_cache_key(fields)}"
     reused = (folder / "key.json").is_file()
     if reused:
         refuse_unpinned_reuse([fields["teacher"]], what=f"The cached teacher logits {folder}",
