@@ -120,3 +120,37 @@ def test_bad_arguments(tmp_path, rows, tokenizer, student_checkpoint):
     with pytest.raises(ValueError, match="needs a teacher"):
         Seq2SeqDistillationTrainer(model=build_bert2bert(student_checkpoint, tokenizer=tokenizer),
                                    args=make_args(tmp_path, method="word_kd"), train_dataset=rows)
+
+
+def test_cross_attention_learning_rate_splits_the_groups(tmp_path, rows, tokenizer, student_checkpoint):
+    """The new cross-attention weights train at their own rate under the same schedule; the rest at
+    --learning_rate; every trainable parameter is in exactly one group."""
+    args = make_args(tmp_path, method="sft", learning_rate=1e-4, cross_attention_learning_rate=3e-3,
+                     lr_scheduler_type="constant")
+    trainer = make_trainer(args, rows, tokenizer, student_checkpoint)
+    trainer.train()
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    rates = {}
+    for group in trainer.optimizer.param_groups:
+        for p in group["params"]:
+            assert id(p) not in rates
+            rates[id(p)] = group["lr"]
+    assert set(rates) == {id(p) for p in trainer.model.parameters() if p.requires_grad}
+    new = {i for i, n in names.items() if "crossattention" in n}
+    assert new and all(rates[i] == pytest.approx(3e-3) for i in new)
+    assert all(rate == pytest.approx(1e-4) for i, rate in rates.items() if i not in new)
+    with pytest.raises(ValueError, match="cross_attention_learning_rate"):
+        make_args(tmp_path, cross_attention_learning_rate=0.0)
+
+
+def test_cross_attention_learning_rate_needs_cross_attention(tmp_path, rows, tokenizer, student_checkpoint):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=16, d_ff=32, num_layers=1,
+                                             num_heads=2, d_kv=8, decoder_start_token_id=tokenizer.cls_token_id,
+                                             pad_token_id=tokenizer.pad_token_id))
+    args = make_args(tmp_path, method="sft", cross_attention_learning_rate=1e-3)
+    trainer = Seq2SeqDistillationTrainer(model=t5, args=args, train_dataset=rows,
+                                         data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
+    with pytest.raises(ValueError, match="no cross-attention"):
+        trainer.create_optimizer()

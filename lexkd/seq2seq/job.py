@@ -114,6 +114,9 @@ class NLGModelArguments:
         "help": "BERT-style checkpoint the teacher is warm-started from when --teacher is not given."})
     teacher_max_steps: int = field(default=3000, metadata={"help": "Training steps of the teacher fine-tuned here."})
     teacher_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate of that teacher."})
+    teacher_cross_attention_learning_rate: float | None = field(default=None, metadata={
+        "help": "Learning rate of that teacher's new cross-attention (see --cross_attention_learning_rate); "
+                "unset: --teacher_learning_rate for all its weights."})
     num_pseudo_targets: int = field(default=4, metadata={
         "help": "Pseudo-targets sampled per input from the teacher (pseudo_targets, joint_teaching, f_distill)."})
     pt_top_p: float = field(default=0.95, metadata={"help": "Nucleus mass of teacher sampling, in (0, 1]."})
@@ -227,6 +230,8 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                 "batch_size": train_args.per_device_train_batch_size,
                 "data": _hash([data["train"]["source"], data["train"]["target"]]),
                 "max_lengths": [data_args.max_source_length, data_args.max_target_length]}
+    if model_args.teacher_cross_attention_learning_rate is not None:  # absent: one rate (older folders keep their key)
+        settings["cross_attention_learning_rate"] = model_args.teacher_cross_attention_learning_rate
     if train_args.bf16 or train_args.fp16:  # mixed precision is part of what the teacher is (absent: float32)
         settings["mixed_precision"] = "bf16" if train_args.bf16 else "fp16"
     folder = output_root / f"teacher-{_hash(settings)}"
@@ -240,7 +245,8 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
         path = folder / "model"
         return load_seq2seq(path, role="teacher"), model_fingerprint(path), folder.name, None
     teacher_args = args_with(train_args, method="sft", output_dir=str(folder / "run"),
-                             max_steps=model_args.teacher_max_steps, learning_rate=model_args.teacher_learning_rate)
+                             max_steps=model_args.teacher_max_steps, learning_rate=model_args.teacher_learning_rate,
+                             cross_attention_learning_rate=model_args.teacher_cross_attention_learning_rate)
     logger.info("Fine-tuning a teacher from %s for %d steps", model_args.teacher_init, model_args.teacher_max_steps)
     teacher = build_bert2bert(model_args.teacher_init, tokenizer=tokenizer)
     rows = tokenize_pairs(data["train"], tokenizer, max_source_length=data_args.max_source_length,

@@ -61,6 +61,9 @@ from lexkd.utils.runs import NonFiniteGuardMixin, StopAtMaxStepsMixin
 METHODS = ("sft", "word_kd", "seqkd", "pseudo_targets", "joint_teaching", "f_distill", "hr_kd", "ar_kd")
 """Names accepted by ``--method``."""
 
+NEW_WEIGHT_MARKERS = ("crossattention", "enc_to_dec_proj")
+"""Parameter-name parts of the weights a bert2bert warm start initialises anew (``--cross_attention_learning_rate``)."""
+
 TEACHER_METHODS = ("word_kd", "pseudo_targets", "joint_teaching", "f_distill", "hr_kd", "ar_kd")
 """Methods whose loss needs the teacher's logits at every step."""
 
@@ -118,6 +121,11 @@ class Seq2SeqDistillationArguments(TrainingArguments):
         "help": "hr_kd: which student layer learns from which teacher layer, on both encoder and decoder: 'uniform' "
                 "(TinyBERT: student layer m from teacher layer m*N/M) or pairs of hidden-state indices, e.g. '1:2,2:4' "
                 "(0 = embeddings)."})
+    cross_attention_learning_rate: float | None = field(default=None, metadata={
+        "help": "Learning rate of the weights a bert2bert warm start adds (cross-attention, enc_to_dec_proj), "
+                "under the same schedule; the rest trains at --learning_rate. Unset: one learning rate for all. "
+                "The new weights start random while the rest is pretrained (Rothe et al. 2020 train all at one rate "
+                "for far more steps than a CPU allows)."})
     attention_loss_weight: float = field(default=1.0, metadata={
         "help": "ar_kd: weight gamma of the attention term, loss = CE + gamma * (last encoder + last decoder layer "
                 "KL(teacher attention || student attention), mean over heads, per query token); >= 0."})
@@ -146,6 +154,9 @@ class Seq2SeqDistillationArguments(TrainingArguments):
             raise ValueError(f"--student_share must be in [0, 1], got {self.student_share}.")
         if self.max_new_tokens <= 0:
             raise ValueError(f"--max_new_tokens must be > 0, got {self.max_new_tokens}.")
+        if self.cross_attention_learning_rate is not None and not (
+                math.isfinite(self.cross_attention_learning_rate) and self.cross_attention_learning_rate > 0):
+            raise ValueError(f"--cross_attention_learning_rate must be > 0, got {self.cross_attention_learning_rate}.")
         for name in ("hidden_loss_weight", "attention_loss_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -231,6 +242,32 @@ class Seq2SeqDistillationTrainer(StopAtMaxStepsMixin, NonFiniteGuardMixin, LossP
         self.model_accepts_loss_kwargs = True  # makes the Trainer call get_batch_samples' counts through
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device) if teacher is not None else None
         self.evaluator = evaluator
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer; with ``--cross_attention_learning_rate``, each of its parameter groups
+        split in two, the weights a bert2bert warm start adds (:data:`NEW_WEIGHT_MARKERS` in the name)
+        taking that learning rate (the scheduler scales every group's rate by the same factor)."""
+        optimizer = super().create_optimizer(model)
+        rate = self.args.cross_attention_learning_rate
+        if rate is None or getattr(optimizer, "_lexkd_split", False):
+            return optimizer
+        opt_model = self.model if model is None else model
+        new = {id(p) for n, p in opt_model.named_parameters() if any(m in n for m in NEW_WEIGHT_MARKERS)}
+        if not new:
+            raise ValueError("--cross_attention_learning_rate is set but the model has no cross-attention or "
+                             "enc_to_dec_proj weights (not a bert2bert warm start); unset it.")
+        groups = []
+        for group in optimizer.param_groups:
+            old_params = [p for p in group["params"] if id(p) not in new]
+            new_params = [p for p in group["params"] if id(p) in new]
+            settings = {k: v for k, v in group.items() if k != "params"}
+            groups += [{**settings, "params": old_params}, {**settings, "params": new_params, "lr": rate}]
+        optimizer.param_groups.clear()
+        for group in groups:
+            if group["params"]:
+                optimizer.param_groups.append(group)
+        optimizer._lexkd_split = True
+        return optimizer
 
     @staticmethod
     def _hidden_projectors(student: PreTrainedModel, teacher: PreTrainedModel, args) -> nn.ModuleDict:
