@@ -203,3 +203,95 @@ def test_script_distils_from_a_teacher_and_labels_the_row(tmp_path, tokenizer, t
     code = run_named_script("finetune_glue", ["--task", "sst2", "--model", "tfidf-logreg", "--data", str(glue),
                                               "--teacher", *sst2_teachers])
     assert code != 0 and "is a baseline that trains no network" in capsys.readouterr().err
+
+
+def transfer_batch(tokenizer) -> dict:
+    inputs = batch(tokenizer)
+    inputs["labels"] = torch.tensor([1, 1, -100, 0, 0, -100])  # rows 2 and 5: transfer rows, no gold label
+    return inputs
+
+
+def test_transfer_rows_count_in_the_kd_term_only(tmp_path, tokenizer):
+    """KD averaged over all 6 rows, the gold cross-entropy over the 4 labelled ones (Hinton et al.'s transfer set)."""
+    alpha, temperature = 0.4, 2.0
+    trainer = trainer_for(tmp_path, tokenizer, alpha=alpha, temperature=temperature)
+    inputs = transfer_batch(tokenizer)
+    trainer._rows_in_batch = torch.tensor(6)
+    loss = trainer.compute_loss(trainer.model, dict(inputs), num_items_in_batch=torch.tensor(4))
+    student = trainer.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    target, _ = combine_teachers(inputs[TEACHER_LOGITS].transpose(0, 1), rule="entropy", temperature=temperature)
+    kl = (target * (target.log() - F.log_softmax(student / temperature, -1))).sum(-1).mean()  # over 6 rows
+    gold = inputs["labels"] != -100
+    ce = F.cross_entropy(student[gold], inputs["labels"][gold])  # over 4 rows
+    torch.testing.assert_close(loss, alpha * temperature**2 * kl + (1 - alpha) * ce)
+
+
+def test_transfer_rows_keep_gradient_accumulation_invariance(tmp_path, tokenizer):
+    inputs = transfer_batch(tokenizer)
+    whole = trainer_for(tmp_path, tokenizer, alpha=0.5)
+    whole._rows_in_batch = torch.tensor(6)
+    whole.compute_loss(whole.model, dict(inputs), num_items_in_batch=torch.tensor(4)).backward()
+    split = trainer_for(tmp_path, tokenizer, alpha=0.5)
+    split._rows_in_batch = torch.tensor(6)
+    for part in (slice(0, 3), slice(3, 6)):  # both halves hold a transfer row
+        split.compute_loss(split.model, {k: v[part] for k, v in inputs.items()},
+                           num_items_in_batch=torch.tensor(4)).backward()
+    for (name, a), (_, b) in zip(whole.model.named_parameters(), split.model.named_parameters(), strict=True):
+        if a.grad is not None:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_subsample_draws_a_disjoint_unlabelled_transfer_set():
+    from lexkd.data.sampling import TRANSFER_SPLIT, subsample
+
+    data = sst2_data()
+    out = subsample(data, max_train_examples=5, seed=3, transfer_examples=4)
+    assert len(out["train"]) == 5 and len(out[TRANSFER_SPLIT]) == 4
+    assert "label" not in out[TRANSFER_SPLIT].column_names
+    assert not set(out["train"]["sentence"]) & set(out[TRANSFER_SPLIT]["sentence"])
+    assert out["train"]["sentence"] == subsample(data, max_train_examples=5, seed=3)["train"]["sentence"]
+    with pytest.raises(ValueError, match="12 rows, so 7 are left"):
+        subsample(data, max_train_examples=5, transfer_examples=8)
+    with pytest.raises(ValueError, match="--max_train_examples"):
+        subsample(data, transfer_examples=2)
+
+
+def test_transfer_settings_are_checked(teachers):
+    with pytest.raises(ValueError, match="needs --teacher"):
+        TaskDistillationArguments(transfer_examples=4)
+    with pytest.raises(ValueError, match="gold_prob"):
+        TaskDistillationArguments(teacher=teachers, transfer_examples=4, weighting="gold_prob")
+    with pytest.raises(ValueError, match=">= 0"):
+        TaskDistillationArguments(teacher=teachers, transfer_examples=-1)
+
+
+def test_fine_tuning_with_a_transfer_set(tmp_path, tokenizer, teachers, student_checkpoint):
+    from lexkd.data.sampling import subsample
+
+    data = subsample(sst2_data(), max_train_examples=6, seed=0, transfer_examples=4)
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=3, per_device_train_batch_size=5,
+                             learning_rate=1e-3, logging_steps=1, report_to="none", save_strategy="no", use_cpu=True,
+                             disable_tqdm=True)
+    kd = TaskDistillationArguments(teacher=teachers, alpha=0.5, temperature=2.0, transfer_examples=4,
+                                   teacher_logits_dir=str(tmp_path / "cache"))
+    result = finetune_classifier(str(student_checkpoint), data, "sst2", args, max_seq_length=32, distillation=kd)
+    assert result.train_examples == 6 and result.details["transfer_examples"] == 4
+    assert list(result.metrics) == ["validation"]  # the transfer set is not an evaluation split
+    keys = [json.loads((d / "key.json").read_text()) for d in (tmp_path / "cache").iterdir()]
+    assert {k["rows"] for k in keys} == {10}  # the teachers labelled gold and transfer rows
+    logs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in logs if "kd_loss" in r)
+    with pytest.raises(ValueError, match="no --teacher labels it"):
+        finetune_classifier(str(student_checkpoint), data, "sst2", args, max_seq_length=32)
+
+
+def test_script_labels_a_transfer_run_apart(tmp_path, teachers, student_checkpoint, capsys):
+    glue = write_glue_fixture(tmp_path / "glue")
+    common = ["--task", "sst2", "--model", str(student_checkpoint), "--data", str(glue), "--teacher", *teachers,
+              "--max_steps", "2", "--max_train_examples", "2", "--max_eval_examples", "8",
+              "--teacher_logits_dir", str(tmp_path / "cache"), "--results_root", str(tmp_path / "results"),
+              "--output_dir", str(tmp_path / "runs" / "{label}"), "--max_seq_length", "32"]
+    assert run_named_script("finetune_glue", [*common, "--transfer_examples", "1"]) == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "runs" / "student+kd-teacher-0+teacher-1+transfer1" / "metrics.json").read_text())
+    assert metrics["train_examples"] == 2 and metrics["details"]["transfer_examples"] == 1
+    assert metrics["settings"]["distillation"]["transfer_examples"] == 1

@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                                         test_fraction=args.test_fraction, split_seed=args.split_seed,
                                         encoding=args.encoding)
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
-                     seed=train_args.seed)
+                     seed=train_args.seed, transfer_examples=distillation.transfer_examples)
     logging.info("%s data from %s: %s", spec.name, source, {split: len(rows) for split, rows in data.items()})
     settings = {"max_train_examples": args.max_train_examples, "max_eval_examples": args.max_eval_examples,
                 "test_fraction": args.test_fraction, "split_seed": args.split_seed}

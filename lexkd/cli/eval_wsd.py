@@ -96,6 +96,9 @@ DEFAULTS = {"output_dir": "runs/lmgc", "num_train_epochs": 1, "per_device_train_
 def main(argv=None) -> int:
     args, train_args, distillation = parse_args((EvalArguments, TrainingArguments, TaskDistillationArguments), argv,
                                                 DEFAULTS)
+    if distillation.transfer_examples:
+        raise ValueError("--transfer_examples is for the GLUE and plagiarism tasks; LMGC distils on its training pairs "
+                         "only. Drop it.")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     gold = gold_key_for(args.data, args.gold)  # --gold, else X.gold.key.txt beside X.data.xml, else unscored

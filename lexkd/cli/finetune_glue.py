@@ -106,7 +106,7 @@ def main(argv=None) -> int:
                                   validation_file=args.validation_file, columns=args.columns,
                                   validation_columns=args.validation_columns)
     data = subsample(data, max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
-                     seed=train_args.seed)
+                     seed=train_args.seed, transfer_examples=distillation.transfer_examples)
     logging.info("%s data from %s: %s", spec.name, source, {split: len(rows) for split, rows in data.items()})
     command = ("python scripts/finetune_glue.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     run_and_report(args.model, data, spec, train_args, source=source, results_root=args.results_root, label=args.label,

@@ -38,7 +38,7 @@ from transformers import (
     Trainer,
 )
 
-from lexkd.losses import multi_teacher_mlm_loss
+from lexkd.losses import kl_divergence_from_probs, multi_teacher_mlm_loss, token_cross_entropy
 from lexkd.mlm.teachers import check_weighting_rule, combine_teachers
 from lexkd.tasks.classification.evaluation import ClassificationEvaluator
 from lexkd.tasks.classification.loading import (
@@ -86,6 +86,12 @@ class TaskDistillationArguments:
                 "task, training texts and max_seq_length)."})
     allow_unpinned_teacher: bool = field(default=False, metadata={
         "help": "Reuse cached logits of a hub teacher whose commit is unknown (they may be another version's)."})
+    transfer_examples: int = field(default=0, metadata={
+        "help": "A transfer set: this many further training inputs (beyond --max_train_examples, same seeded "
+                "shuffle) whose gold labels the student never sees; on them it learns from the teachers' soft labels "
+                "alone (Hinton et al. 2015; TinyBERT distils on unlabelled inputs too). The KD term averages over "
+                "all rows, the gold term over the gold rows. Needs --teacher and --max_train_examples; not with "
+                "--weighting gold_prob (no gold label to weight by). GLUE and plagiarism tasks. Default 0: none."})
 
     def __post_init__(self):
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
@@ -95,6 +101,13 @@ class TaskDistillationArguments:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"--{name} must be a finite number > 0, got {value}.")
         check_weighting_rule(self.weighting)
+        if self.transfer_examples < 0:
+            raise ValueError(f"--transfer_examples must be >= 0, got {self.transfer_examples}.")
+        if self.transfer_examples and not self.teacher:
+            raise ValueError("--transfer_examples needs --teacher: the transfer set is labelled by the teachers only.")
+        if self.transfer_examples and self.weighting == "gold_prob":
+            raise ValueError("--weighting gold_prob weights teachers by the gold label's probability, which the "
+                             "transfer set does not have: use entropy, max_prob or uniform with --transfer_examples.")
 
     @property
     def enabled(self) -> bool:
@@ -104,8 +117,11 @@ class TaskDistillationArguments:
         """What a run records about its distillation (empty without teachers)."""
         if not self.enabled:
             return {}
-        return {"teachers": list(self.teacher), "alpha": self.alpha, "temperature": self.temperature,
-                "weighting": self.weighting, "weight_temperature": self.weight_temperature}
+        settings = {"teachers": list(self.teacher), "alpha": self.alpha, "temperature": self.temperature,
+                    "weighting": self.weighting, "weight_temperature": self.weight_temperature}
+        if self.transfer_examples:
+            settings["transfer_examples"] = self.transfer_examples
+        return settings
 
 
 def check_teacher_labels(config: PretrainedConfig, task: TaskSpec, name: str) -> None:
@@ -164,7 +180,8 @@ def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: Tas
 
     Args:
         teachers: K fine-tuned sequence classifiers (folders or hub ids) for ``task``.
-        dataset: the training split with the task's text columns, in training order.
+        dataset: the training split with the task's text columns, in training order (with a transfer set:
+            the gold rows, then the transfer rows, which have no ``label``).
         task: the task (label names, text columns); classification only.
         max_seq_length: tokens per example for the teachers (pairs truncated longest first).
         cache_dir: one Arrow folder per (teacher, task, texts, max_seq_length) key (module docstring).
@@ -192,7 +209,9 @@ def teacher_logits(teachers: Sequence[str], dataset: datasets.Dataset, task: Tas
             tokenizer = load_tokenizer(name)
             encoded = tokenize_dataset(datasets.DatasetDict({"train": dataset}), tokenizer, task,
                                        max_seq_length=max_seq_length, segment_ids=uses_segment_ids(model) or None)["train"]
-            return _logits(model, encoded, dataset["label"], task, tokenizer, batch_size,
+            # logits only: labels are not read (a transfer set has none; -100 marks that)
+            labels = dataset["label"] if "label" in dataset.column_names else [-100] * len(dataset)
+            return _logits(model, encoded, labels, task, tokenizer, batch_size,
                            f"Teacher {model_label(name)} logits")
 
         logits, record = cached_logits(name, fields, compute, cache_dir=cache_dir, prefix=task.name,
@@ -289,20 +308,45 @@ class TaskDistillationTrainer(LossPartsLoggingMixin, Trainer):
         if TEACHER_LOGITS not in self._signature_columns:
             self._signature_columns = [*self._signature_columns, TEACHER_LOGITS]
 
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        # The KD term counts every row (transfer rows have label -100), the gold term the labelled ones
+        # (num_items_in_batch): both over the whole accumulated batch, so GA does not change the update.
+        rows = torch.tensor(sum(len(batch["labels"]) for batch in batch_samples if "labels" in batch), device=device)
+        if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
+            rows = self.accelerator.gather(rows).sum()
+        self._rows_in_batch = rows
+        return batch_samples, num_items_in_batch
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if TEACHER_LOGITS not in inputs:
             return super().compute_loss(model, inputs, return_outputs=return_outputs)
         inputs = dict(inputs)
         teacher = inputs.pop(TEACHER_LOGITS).float()  # (B, K, C)
-        labels = inputs.pop("labels")  # (B,)
+        labels = inputs.pop("labels")  # (B,), -100 on transfer rows
         outputs = model(**inputs)
         args = self.distillation
         target, weights = combine_teachers(teacher.transpose(0, 1), rule=args.weighting, temperature=args.temperature,
                                            weight_temperature=args.weight_temperature, labels=labels)  # (B, C), (K, B)
-        loss, parts = multi_teacher_mlm_loss(outputs.logits, target, labels, alpha=args.alpha,
-                                             temperature=args.temperature, num_items_in_batch=num_items_in_batch)
+        if bool((labels == -100).any()):  # transfer rows: KD over all rows, gold CE over the labelled ones
+            rows = getattr(self, "_rows_in_batch", None) if num_items_in_batch is not None else None
+            every_row = torch.ones_like(labels, dtype=torch.bool)
+            kd_loss = kl_divergence_from_probs(outputs.logits, target, every_row, temperature=args.temperature,
+                                               num_items_in_batch=rows)
+            gold = labels != -100
+            if num_items_in_batch is not None and int(num_items_in_batch) == 0 or not gold.any():
+                ce_loss = outputs.logits.sum() * 0.0  # no gold row in the (accumulated) batch
+            else:
+                ce_loss = token_cross_entropy(outputs.logits, labels, num_items_in_batch=num_items_in_batch)
+            loss = args.alpha * args.temperature**2 * kd_loss + (1.0 - args.alpha) * ce_loss
+            parts = {"kd_loss": kd_loss.detach(), "mlm_loss": ce_loss.detach()}
+            count = rows
+        else:
+            loss, parts = multi_teacher_mlm_loss(outputs.logits, target, labels, alpha=args.alpha,
+                                                 temperature=args.temperature, num_items_in_batch=num_items_in_batch)
+            count = num_items_in_batch
         if model.training:
-            self.record_loss_parts(parts, num_items_in_batch)
+            self.record_loss_parts(parts, count)
             self.record_means({f"teacher_weight/{label}": w.mean() for label, w in
                                zip(self.teacher_labels, weights, strict=True)}, count=labels.numel())
         if num_items_in_batch is not None and self.args.average_tokens_across_devices:

@@ -47,6 +47,7 @@ from transformers import (
     set_seed,
 )
 
+from lexkd.data.sampling import TRANSFER_SPLIT
 from lexkd.models.masked_lm import check_local_model, count_parameters
 from lexkd.tasks.classification.classic import CLASSIC_MODELS, fit_classic
 from lexkd.tasks.classification.distillation import (
@@ -116,7 +117,8 @@ def resolve_task(task_spec_or_columns, dataset_dict: datasets.DatasetDict) -> Ta
     else:
         spec = task_from_columns(list(task_spec_or_columns), dataset_dict["train"])
     for split, dataset in dataset_dict.items():
-        missing = [c for c in (*spec.text_columns, "label") if c not in dataset.column_names]
+        needed = spec.text_columns if split == TRANSFER_SPLIT else (*spec.text_columns, "label")  # unlabelled
+        missing = [c for c in needed if c not in dataset.column_names]
         if missing:
             raise ValueError(f"Split {split!r} lacks column(s) {', '.join(missing)}; found {', '.join(dataset.column_names)}.")
     return spec
@@ -182,10 +184,18 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     spec = resolve_task(task_spec_or_columns, dataset_dict)
     tokenizer = tokenizer or load_tokenizer(model_name_or_path)
     distilling = distillation is not None and distillation.enabled
+    transfer = dataset_dict[TRANSFER_SPLIT] if TRANSFER_SPLIT in dataset_dict else None
+    if transfer is not None and not distilling:
+        raise ValueError("The data hold a transfer set (--transfer_examples) but no --teacher labels it: pass teachers "
+                         "or drop --transfer_examples.")
+    taught = dataset_dict["train"]  # the rows the teachers label: gold rows, then the transfer set
+    if transfer is not None:
+        columns = list(spec.text_columns)
+        taught = datasets.concatenate_datasets([taught.select_columns(columns), transfer.select_columns(columns)])
     if distilling:  # before the student's seeded initialisation, which stays that of plain fine-tuning
         kd_start = time.perf_counter()
         soft, teacher_records = teacher_logits(
-            distillation.teacher, dataset_dict["train"], spec, max_seq_length=max_seq_length,
+            distillation.teacher, taught, spec, max_seq_length=max_seq_length,
             cache_dir=distillation.teacher_logits_dir, batch_size=training_args.per_device_eval_batch_size,
             allow_unpinned_teacher=distillation.allow_unpinned_teacher)
         teacher_time = time.perf_counter() - kd_start
@@ -200,6 +210,14 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     log_path = Path(training_args.output_dir) / "metrics.jsonl"
     log_path.unlink(missing_ok=True)
     train_set, trainer_class, extra = encoded["train"], Trainer, {}
+    gold_labels = list(dataset_dict["train"]["label"])
+    if transfer is not None:  # label -100: the gold term skips these rows, the KD term counts them
+        keep = [c for c in train_set.column_names if c in ("input_ids", "attention_mask", "token_type_ids", "label")]
+        gold_rows = train_set.select_columns(keep).cast_column("label", datasets.Value("int64"))
+        transfer_rows = encoded[TRANSFER_SPLIT].add_column("label", [-100] * len(transfer)).select_columns(keep)
+        transfer_rows = transfer_rows.cast(gold_rows.features)
+        train_set = datasets.concatenate_datasets([gold_rows, transfer_rows])
+        gold_labels += [-100] * len(transfer)
     if distilling:
         train_set = train_set.add_column(TEACHER_LOGITS, soft.tolist())
         trainer_class = TaskDistillationTrainer
@@ -239,8 +257,10 @@ def finetune_classifier(model_name_or_path: str, dataset_dict: datasets.DatasetD
     if distilling:
         details["distillation"] = {
             **distillation.settings(), "teacher_logits": teacher_records, "teacher_logits_time_s": round(teacher_time, 2),
-            "mean_teacher_weights": mean_teacher_weights(soft, dataset_dict["train"]["label"], distillation,
+            "mean_teacher_weights": mean_teacher_weights(soft, gold_labels, distillation,
                                                          [r["label"] for r in teacher_records])}
+    if transfer is not None:
+        details["transfer_examples"] = len(transfer)
     return RunResult(spec, str(model_name_or_path), "fine-tuned", metrics, predictions, len(dataset_dict["train"]),
                      {s: len(dataset_dict[s]) for s in splits}, round(train_time, 2),
                      round(time.perf_counter() - start - train_time, 2), details)
@@ -361,6 +381,8 @@ def run_and_report(model: str, data: datasets.DatasetDict, task: TaskSpec, train
         label = COSINE_PREFIX + model_label(cosine_encoder(model))
     if label is None and distilling:
         label = model_label(model) + "+kd-" + "+".join(model_label(t) for t in distillation.teacher)
+        if distillation.transfer_examples:  # its own row, beside distillation on the gold rows alone
+            label += f"+transfer{distillation.transfer_examples}"
     label = label or model_label(model)
     output_dir = training_args.output_dir.replace("{task}", task.name).replace(
         "{label}", label.replace("/", "--").replace(":", "-"))

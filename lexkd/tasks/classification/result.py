@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import datasets
 import numpy as np
 
+from lexkd.data.sampling import TRANSFER_SPLIT
 from lexkd.tasks.classification.spec import TaskSpec
 
 
@@ -31,5 +32,6 @@ class RunResult:
 
 
 def evaluation_splits(dataset_dict: datasets.DatasetDict) -> list[str]:
-    """Every split but ``train``, in order (``validation``, ``validation_mismatched``, ``test``)."""
-    return [split for split in dataset_dict if split != "train"]
+    """Every split but ``train`` and the unlabelled transfer set, in order (``validation``,
+    ``validation_mismatched``, ``test``)."""
+    return [split for split in dataset_dict if split not in ("train", TRANSFER_SPLIT)]
