@@ -499,7 +499,10 @@ def _lmgc_args(output_dir, steps=3):
 
 def test_lmgc_task_distillation_caches_teacher_logits_and_logs_the_kd_term(tmp_path, tokenizer, corpus, fake_wordnet,
                                                                             monkeypatch):
-    from lexkd.tasks.classification.distillation import TaskDistillationArguments, TeacherLabelMismatchError
+    from lexkd.tasks.classification.distillation import (
+        TaskDistillationArguments,
+        TeacherLabelMismatchError,
+    )
     from lexkd.tasks.wsd import distillation as wsd_distillation
 
     tiny_pretraining_model(tokenizer).save_pretrained(tmp_path / "ckpt")

@@ -331,7 +331,11 @@ def train_lmgc(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, group
     evaluation = tokenize_pairs(eval_groups, tokenizer, max_length=max_length) if eval_groups else None
     trainer_class, extra, summary = Trainer, {}, {}
     if distillation is not None and distillation.enabled:
-        from lexkd.tasks.classification.distillation import TEACHER_LOGITS, TaskDistillationTrainer, mean_teacher_weights
+        from lexkd.tasks.classification.distillation import (
+            TEACHER_LOGITS,
+            TaskDistillationTrainer,
+            mean_teacher_weights,
+        )
         from lexkd.tasks.wsd.distillation import lmgc_teacher_logits
 
         kd_start = time.perf_counter()
