@@ -295,3 +295,18 @@ def test_script_labels_a_transfer_run_apart(tmp_path, teachers, student_checkpoi
     metrics = json.loads((tmp_path / "runs" / "student+kd-teacher-0+teacher-1+transfer1" / "metrics.json").read_text())
     assert metrics["train_examples"] == 2 and metrics["details"]["transfer_examples"] == 1
     assert metrics["settings"]["distillation"]["transfer_examples"] == 1
+
+
+def test_a_gold_only_micro_batch_of_a_transfer_batch_divides_kd_by_all_rows(tmp_path, tokenizer):
+    inputs = transfer_batch(tokenizer)
+    whole = trainer_for(tmp_path, tokenizer, alpha=0.5)
+    whole._rows_in_batch = torch.tensor(6)
+    whole.compute_loss(whole.model, dict(inputs), num_items_in_batch=torch.tensor(4)).backward()
+    split = trainer_for(tmp_path, tokenizer, alpha=0.5)
+    split._rows_in_batch = torch.tensor(6)
+    for part in ([0, 1, 3, 4], [2, 5]):  # gold rows alone, then transfer rows alone
+        split.compute_loss(split.model, {k: v[part] for k, v in inputs.items()},
+                           num_items_in_batch=torch.tensor(4)).backward()
+    for (name, a), (_, b) in zip(whole.model.named_parameters(), split.model.named_parameters(), strict=True):
+        if a.grad is not None:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-4, msg=name)

@@ -328,8 +328,11 @@ class TaskDistillationTrainer(LossPartsLoggingMixin, Trainer):
         args = self.distillation
         target, weights = combine_teachers(teacher.transpose(0, 1), rule=args.weighting, temperature=args.temperature,
                                            weight_temperature=args.weight_temperature, labels=labels)  # (B, C), (K, B)
-        if bool((labels == -100).any()):  # transfer rows: KD over all rows, gold CE over the labelled ones
-            rows = getattr(self, "_rows_in_batch", None) if num_items_in_batch is not None else None
+        rows = getattr(self, "_rows_in_batch", None) if num_items_in_batch is not None else None
+        # A transfer set in this micro-batch, or elsewhere in the accumulated batch (a micro-batch of gold rows
+        # alone must still divide its KD term by all the rows): KD over all rows, gold CE over the labelled ones.
+        mixed = rows is not None and int(rows) != int(num_items_in_batch)
+        if mixed or bool((labels == -100).any()):
             every_row = torch.ones_like(labels, dtype=torch.bool)
             kd_loss = kl_divergence_from_probs(outputs.logits, target, every_row, temperature=args.temperature,
                                                num_items_in_batch=rows)
