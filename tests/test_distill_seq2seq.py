@@ -130,6 +130,41 @@ def test_sft_needs_no_teacher_and_changing_sampling_makes_a_new_cache(files, tmp
     assert (other / "sft" / "predictions.tsv").read_text() == (root / "sft" / "predictions.tsv").read_text()
 
 
+def test_a_teacher_trained_further_from_a_teacher_folder_with_copied_targets(files, tmp_path, student_checkpoint,
+                                                                             teacher_init, monkeypatch):
+    from lexkd.seq2seq import job
+
+    seen = []
+    original = job.tokenize_pairs
+
+    def recording(pairs, *args, **kwargs):
+        seen.append((list(pairs["source"]), list(pairs["target"])))
+        return original(pairs, *args, **kwargs)
+
+    monkeypatch.setattr(job, "tokenize_pairs", recording)
+    root = tmp_path / "out"
+    args = common_args(files, root, student_checkpoint, teacher_init)
+    assert run_script(args + ["--method", "word_kd"]) == 0
+    (first,) = root.glob("teacher-*/model")
+    gold_sources, gold_targets = seen[0]
+    assert len(gold_sources) == 16
+    # the first teacher's folder as --teacher_init: trained further (a seq2seq checkpoint is loaded as it is,
+    # no new cross-attention), on the gold pairs plus each gold target copied to itself
+    seen.clear()
+    assert run_script(args + ["--method", "word_kd", "--teacher_init", str(first), "--teacher_copy_targets",
+                              "--label", "word_kd-2"]) == 0
+    teachers = sorted(root.glob("teacher-*/model"))
+    assert len(teachers) == 2
+    (second,) = [t for t in teachers if t != first]
+    meta = json.loads((second.parent / "teacher_meta.json").read_text())
+    assert meta["settings"]["copy_targets"] is True and "copy_targets" not in json.loads(
+        (first.parent / "teacher_meta.json").read_text())["settings"]
+    assert seen[0] == (gold_sources + gold_targets, gold_targets + gold_targets)  # the teacher's rows
+    assert all(len(sources) == 16 for sources, _ in seen[1:])  # the student's rows: gold pairs only
+    rows = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+    assert [r["train_examples"] for r in rows if r["model"] == "teacher"] == [16, 32]
+
+
 def test_max_eval_examples_is_a_fixed_sample_not_the_first_lines(tmp_path):
     lines = [f"line {i:03d}" for i in range(200)]
     for name in ("a.src", "a.tgt"):
@@ -172,6 +207,9 @@ def test_bad_input_is_refused_clearly(files, tmp_path, student_checkpoint, teach
     other_tokenizer.save_pretrained(other)
     assert run_script(args + ["--method", "word_kd", "--teacher", str(other)]) == 2
     assert "vocabulary" in capsys.readouterr().err
+    # ... and as --teacher_init (a seq2seq checkpoint to train further) likewise
+    assert run_script(args + ["--method", "word_kd", "--teacher_init", str(other)]) == 2
+    assert "vocabulary" in capsys.readouterr().err and not list((tmp_path / "out").glob("teacher-*/model"))
 
 
 def test_a_cache_with_a_foreign_record_is_refused(tmp_path):

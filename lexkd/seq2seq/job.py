@@ -111,12 +111,18 @@ class NLGModelArguments:
         "help": "A seq2seq teacher sharing the student's tokenizer. Default: fine-tune one from --teacher_init "
                 "on the task (OUTPUT_ROOT/teacher-<hash>), reused on later runs."})
     teacher_init: str = field(default="runs/quickstart/teachers/teacher-large/model", metadata={
-        "help": "BERT-style checkpoint the teacher is warm-started from when --teacher is not given."})
+        "help": "Checkpoint the teacher is fine-tuned from when --teacher is not given: a BERT-style checkpoint "
+                "(warm-started as bert2bert, cross-attention new) or a seq2seq one sharing the student's tokenizer "
+                "(e.g. a teacher folder's model, to train it further with another schedule or data)."})
     teacher_max_steps: int = field(default=3000, metadata={"help": "Training steps of the teacher fine-tuned here."})
     teacher_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate of that teacher."})
     teacher_cross_attention_learning_rate: float | None = field(default=None, metadata={
         "help": "Learning rate of that teacher's new cross-attention (see --cross_attention_learning_rate); "
                 "unset: --teacher_learning_rate for all its weights."})
+    teacher_copy_targets: bool = field(default=False, metadata={
+        "help": "Also train that teacher on each labelled target copied to itself (target -> target pairs, "
+                "doubling its training pairs; Currey et al. 2017's copied monolingual data): it learns to keep "
+                "what the target side keeps. The students are not given these pairs."})
     num_pseudo_targets: int = field(default=4, metadata={
         "help": "Pseudo-targets sampled per input from the teacher (pseudo_targets, joint_teaching, f_distill)."})
     pt_top_p: float = field(default=0.95, metadata={"help": "Nucleus mass of teacher sampling, in (0, 1]."})
@@ -171,11 +177,14 @@ def load_data(data_args: NLGDataArguments) -> tuple[datasets.DatasetDict, list[s
     return data, unlabeled, source
 
 
-def load_student(name_or_path: str, tokenizer: PreTrainedTokenizerBase | None = None) -> PreTrainedModel:
-    """A seq2seq checkpoint as it is, or a BERT-style checkpoint warm-started as bert2bert."""
+def load_student(name_or_path: str, tokenizer: PreTrainedTokenizerBase | None = None, *,
+                 role: str = "student") -> PreTrainedModel:
+    """A seq2seq checkpoint as it is, or a BERT-style checkpoint warm-started as bert2bert
+    (:func:`lexkd.models.seq2seq.build_bert2bert`, whose errors it raises); ``role`` names the
+    model in errors (``student``, ``teacher``)."""
     config = AutoConfig.from_pretrained(name_or_path)
     if getattr(config, "is_encoder_decoder", False):
-        return load_seq2seq(name_or_path, role="student")
+        return load_seq2seq(name_or_path, role=role)
     return build_bert2bert(name_or_path, tokenizer=tokenizer)
 
 
@@ -232,6 +241,8 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                 "max_lengths": [data_args.max_source_length, data_args.max_target_length]}
     if model_args.teacher_cross_attention_learning_rate is not None:  # absent: one rate (older folders keep their key)
         settings["cross_attention_learning_rate"] = model_args.teacher_cross_attention_learning_rate
+    if model_args.teacher_copy_targets:  # absent: gold pairs only (older folders keep their key)
+        settings["copy_targets"] = True
     if train_args.bf16 or train_args.fp16:  # mixed precision is part of what the teacher is (absent: float32)
         settings["mixed_precision"] = "bf16" if train_args.bf16 else "fp16"
     folder = output_root / f"teacher-{_hash(settings)}"
@@ -248,8 +259,15 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                              max_steps=model_args.teacher_max_steps, learning_rate=model_args.teacher_learning_rate,
                              cross_attention_learning_rate=model_args.teacher_cross_attention_learning_rate)
     logger.info("Fine-tuning a teacher from %s for %d steps", model_args.teacher_init, model_args.teacher_max_steps)
-    teacher = build_bert2bert(model_args.teacher_init, tokenizer=tokenizer)
-    rows = tokenize_pairs(data["train"], tokenizer, max_source_length=data_args.max_source_length,
+    teacher = load_student(model_args.teacher_init, tokenizer, role="teacher")
+    if teacher.config.is_encoder_decoder:  # a seq2seq checkpoint trained further: its tokenizer must be the student's
+        check_same_tokenizer(tokenizer, load_seq2seq_tokenizer(model_args.teacher_init),
+                             teacher_name=model_args.teacher_init)
+    pairs = data["train"]
+    if model_args.teacher_copy_targets:
+        copies = datasets.Dataset.from_dict({"source": pairs["target"], "target": pairs["target"]})
+        pairs = datasets.concatenate_datasets([pairs.select_columns(["source", "target"]), copies])
+    rows = tokenize_pairs(pairs, tokenizer, max_source_length=data_args.max_source_length,
                           max_target_length=data_args.max_target_length,
                           decoder_start_token_id=teacher.config.decoder_start_token_id)
     started = time.perf_counter()
