@@ -1,6 +1,7 @@
 """scripts/distill_seq2seq.py end to end on tiny files and checkpoints; the pseudo-target cache."""
 
 import json
+import shutil
 
 import datasets
 import pytest
@@ -275,3 +276,33 @@ def test_output_root_and_resume_flag(tmp_path):
     assert resume_checkpoint(args(str(tmp_path / "run" / "checkpoint-2"))) == str(tmp_path / "run" / "checkpoint-2")
     with pytest.raises(FileNotFoundError, match="checkpoint-7: no such checkpoint folder"):
         resume_checkpoint(args(str(tmp_path / "run" / "checkpoint-7")))
+
+
+def test_train_time_of_a_resumed_run_counts_the_earlier_process(files, tmp_path, student_checkpoint, teacher_init):
+    root = tmp_path / "out"
+    args = common_args(files, root, student_checkpoint, teacher_init) + [
+        "--method", "sft", "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2", "--save_total_limit", "3"]
+    assert run_script(args) == 0
+    first = json.loads((root / "sft" / "checkpoint-2" / "training_seconds.json").read_text())
+    assert first["complete"] and first["seconds"] > 0
+    row = next(r for r in map(json.loads, (root / "results.jsonl").read_text().splitlines()) if r["model"] == "sft")
+    assert row["train_time_s"] >= first["seconds"]
+    # as a kill after checkpoint-2 leaves the folder, with the first process having trained 1,000 s by then
+    shutil.rmtree(root / "sft" / "checkpoint-4")
+    shutil.rmtree(root / "sft" / "model")
+    (root / "sft" / "checkpoint-2" / "training_seconds.json").write_text(json.dumps({"seconds": 1000.0,
+                                                                                     "complete": True}))
+    assert run_script(args + ["--resume_from_checkpoint", "last"]) == 0
+    row = next(r for r in map(json.loads, (root / "results.jsonl").read_text().splitlines()) if r["model"] == "sft")
+    assert 1000 < row["train_time_s"] < 1000 + 120
+    assert json.loads((root / "sft" / "checkpoint-4" / "training_seconds.json").read_text())["seconds"] > 1000
+
+
+def test_training_clock_on_a_checkpoint_without_its_file_counts_this_process_and_says_so(tmp_path, caplog):
+    from lexkd.utils.runs import TrainingClock
+
+    (tmp_path / "checkpoint-2").mkdir()
+    with caplog.at_level("WARNING"):
+        clock = TrainingClock(tmp_path / "checkpoint-2")
+    assert clock.before == 0 and not clock.complete and "training_seconds.json" in caplog.text
+    assert TrainingClock(None).complete and TrainingClock(None).seconds == 0

@@ -31,7 +31,6 @@ evaluation is passed in (``dev_evaluator``), so this module imports no task adap
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +184,7 @@ def train_lexical(
     """
     from lexkd.utils.io import save_model_atomically, write_json_atomically
     from lexkd.utils.model_card import model_card
-    from lexkd.utils.runs import MetricsJsonlCallback, start_run
+    from lexkd.utils.runs import MetricsJsonlCallback, TrainingClock, start_run
 
     wrapped = MaskedPositionPreTraining(model)  # raises before any work without an NSP or MLM head
     output_dir = Path(args.output_dir)
@@ -201,11 +200,10 @@ def train_lexical(
         data_collator=MaskedLMCollator(tokenizer, mlm_probability=args.mlm_probability,
                                        seed=args.seed + 1000 * args.process_index),
         processing_class=tokenizer, teachers=teachers,
-        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl"), clock := TrainingClock(checkpoint)],
     )
-    start = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
-    results.update(train_runtime_s=round(time.perf_counter() - start, 1), steps=trainer.state.global_step,
+    results.update(train_runtime_s=round(clock.seconds, 1), steps=trainer.state.global_step,
                    parameters_after=count_parameters(model), parameters_trained=count_parameters(trainer.model))
     if not results["parameters_before"] == results["parameters_after"] == results["parameters_trained"]:
         raise RuntimeError(f"LMGC-M changed the parameter count: {results}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from lexkd.utils.io import (
     write_text_atomically,
 )
 from lexkd.utils.model_card import model_card
-from lexkd.utils.runs import MetricsJsonlCallback, check_resume_settings, start_run
+from lexkd.utils.runs import MetricsJsonlCallback, TrainingClock, check_resume_settings, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +99,10 @@ def train_masked_lm(
         processing_class=tokenizer,
         teachers=teachers if teacher_cache is None else (),
         cached_teachers=teacher_cache.teacher_labels if teacher_cache is not None and args.alpha > 0 else (),
-        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl")],
+        callbacks=[MetricsJsonlCallback(output_dir / "metrics.jsonl"), clock := TrainingClock(checkpoint)],
     )
-    start = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
-    runtime = time.perf_counter() - start
+    runtime = clock.seconds
     final = trainer.evaluate()
     results = {k.removeprefix("eval_"): v for k, v in final.items()}
     results.update(parameters=count_parameters(model), train_runtime_s=round(runtime, 1),

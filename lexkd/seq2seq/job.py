@@ -55,7 +55,7 @@ from lexkd.utils.hub import model_label
 from lexkd.utils.io import save_model_atomically, write_json_atomically
 from lexkd.utils.model_card import model_card
 from lexkd.utils.reporting import update_results_table
-from lexkd.utils.runs import last_checkpoint
+from lexkd.utils.runs import TrainingClock, last_checkpoint
 from lexkd.utils.runs import resume_checkpoint as resume_checkpoint_in
 
 logger = logging.getLogger(__name__)
@@ -270,11 +270,13 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
     rows = tokenize_pairs(pairs, tokenizer, max_source_length=data_args.max_source_length,
                           max_target_length=data_args.max_target_length,
                           decoder_start_token_id=teacher.config.decoder_start_token_id)
-    started = time.perf_counter()
+    checkpoint = last_checkpoint(teacher_args.output_dir)
+    clock = TrainingClock(checkpoint)
     trainer = Seq2SeqDistillationTrainer(model=teacher, args=teacher_args, train_dataset=rows,
-                                         data_collator=collator(tokenizer), processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=last_checkpoint(teacher_args.output_dir))
-    train_time = time.perf_counter() - started
+                                         data_collator=collator(tokenizer), processing_class=tokenizer,
+                                         callbacks=[clock])
+    trainer.train(resume_from_checkpoint=checkpoint)
+    train_time = clock.seconds
 
     def save_and_evaluate():
         report = evaluate_and_record(teacher, tokenizer, data, model_args, data_args, output_root,
@@ -488,12 +490,14 @@ def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, 
         train_args, model_args, data_args, data, unlabeled, tokenizer, teacher, teacher_fingerprint, teacher_label,
         output_root / "cache", student.config.decoder_start_token_id)
     logger.info("%s trains on %d rows", label, len(rows))
+    checkpoint = resume_checkpoint(train_args)
+    clock = TrainingClock(checkpoint)
     trainer = Seq2SeqDistillationTrainer(
         model=student, args=train_args, train_dataset=rows, data_collator=collator(tokenizer),
-        teacher=teacher if train_args.method in TEACHER_METHODS else None, processing_class=tokenizer)
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume_checkpoint(train_args))
-    train_time = time.perf_counter() - started
+        teacher=teacher if train_args.method in TEACHER_METHODS else None, processing_class=tokenizer,
+        callbacks=[clock])
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    train_time = clock.seconds
     settings = _run_settings(command, model_args, train_args, teacher_label, result.training_loss, cache_info)
 
     def save_and_evaluate():

@@ -35,6 +35,49 @@ class MetricsJsonlCallback(TrainerCallback):
                 handle.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
 
 
+class TrainingClock(TrainerCallback):
+    """Wall seconds of training summed over every process of a resumed run.
+
+    Each checkpoint gets ``training_seconds.json`` (the seconds trained up to it, this process's and
+    the earlier processes' together); a run resumed from a checkpoint starts its clock from there, so
+    :attr:`seconds` is the time a run took however often it was stopped and resumed (the time between
+    a checkpoint and a kill, trained again after the resume, counts twice, as it was spent twice).
+
+    Args:
+        resume_from: the checkpoint the run resumes from, or None for a fresh run. A checkpoint
+            without the file (written before lexkd recorded it) counts as 0 s, with a warning, and
+            :attr:`complete` is False.
+    """
+
+    FILE = "training_seconds.json"
+
+    def __init__(self, resume_from: str | os.PathLike | None = None):
+        self.before, self.complete, self._start = 0.0, True, None
+        if resume_from is not None:
+            path = Path(resume_from) / self.FILE
+            if path.is_file():
+                self.before = float(json.loads(path.read_text())["seconds"])
+            else:
+                self.complete = False
+                logger.warning("%s has no %s: the reported train time counts this process only.",
+                               resume_from, self.FILE)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds trained so far, earlier processes included."""
+        return self.before + (time.perf_counter() - self._start if self._start is not None else 0.0)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            from lexkd.utils.io import write_json_atomically
+
+            write_json_atomically({"seconds": round(self.seconds, 3), "complete": self.complete}, folder / self.FILE)
+
+
 def checkpoint_problem(folder: str | os.PathLike) -> str | None:
     """Why ``folder`` is not a complete transformers checkpoint (None when it is complete).
 
