@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.svm import LinearSVC
+from sklearn.svm import LinearSVC, LinearSVR
 
 from lexkd.tasks.classification.classic import (
     CLASSIC_MODELS,
@@ -79,12 +79,15 @@ def test_pair_model_uses_overlap_and_has_the_documented_feature_layout():
         model.predict(["cat"])
 
 
-def test_regression_uses_ridge_and_returns_scores():
+def test_regression_fits_ridge_or_svr_and_returns_scores():
     texts = ["a b c", "x y z", "a b", "q r", "a b c d"]
-    model = fit_classic("tfidf-svm", texts, [4.0, 0.5, 3.0, 1.0, 4.5], texts_b=["a b c"] * 5, regression=True)
-    assert isinstance(model.estimator, Ridge)
-    scores = model.predict(["a b c"], ["a b c"])
-    assert scores.dtype.kind == "f" and scores.shape == (1,)
+    scores = {}
+    for name, kind in (("tfidf-logreg", Ridge), ("tfidf-svm", LinearSVR)):
+        model = fit_classic(name, texts, [4.0, 0.5, 3.0, 1.0, 4.5], texts_b=["a b c"] * 5, regression=True)
+        assert isinstance(model.estimator, kind)
+        scores[name] = model.predict(texts, ["a b c"] * 5)
+        assert scores[name].dtype.kind == "f" and scores[name].shape == (5,)
+    assert not np.allclose(scores["tfidf-logreg"], scores["tfidf-svm"])  # two models, not one under two names
 
 
 def test_fit_classic_errors():

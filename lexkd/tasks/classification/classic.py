@@ -5,7 +5,9 @@ Shared by the NLU (GLUE) and plagiarism-detection tasks. :func:`fit_classic` lea
 
 - ``tfidf-logreg``: ``LogisticRegression`` (L2, C = 1, lbfgs; multinomial for > 2 classes);
 - ``tfidf-svm``: ``LinearSVC`` (L2, C = 1);
-- either name with ``regression=True`` (STS-B): ``Ridge`` (alpha = 1).
+- with ``regression=True`` (STS-B), their regression counterparts: ``tfidf-logreg`` fits ``Ridge``
+  (the L2 linear model, alpha = 1), ``tfidf-svm`` ``LinearSVR`` (epsilon-insensitive SVM regression,
+  C = 1), so the two rows are two models.
 
 Features (scikit-learn and scipy.sparse only), for one text:
 
@@ -38,7 +40,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.svm import LinearSVC
+from sklearn.svm import LinearSVC, LinearSVR
 
 CLASSIC_MODELS = ("tfidf-logreg", "tfidf-svm")
 WORD_PATTERN = r"(?u)\b\w+\b"
@@ -118,7 +120,7 @@ class ClassicModel:
     pair: bool
     word_vectorizer: TfidfVectorizer
     char_vectorizer: TfidfVectorizer
-    estimator: LogisticRegression | LinearSVC | Ridge | None = None
+    estimator: LogisticRegression | LinearSVC | Ridge | LinearSVR | None = None
 
     def features(self, texts: Sequence[str], texts_b: Sequence[str] | None = None) -> sparse.csr_matrix:
         """The ``(n, n_features)`` sparse feature matrix described in the module docstring.
@@ -156,7 +158,8 @@ def fit_classic(name: str, texts: Sequence[str], labels: Sequence, *, texts_b: S
         texts: ``n`` texts (the first text of each pair).
         labels: ``n`` class labels (any hashable values), or float scores with ``regression``.
         texts_b: the ``n`` second texts of pairs, or ``None`` for single texts.
-        regression: fit ``Ridge`` on scores instead of a classifier.
+        regression: fit a regressor on scores instead of a classifier (``Ridge`` for
+            ``tfidf-logreg``, ``LinearSVR`` for ``tfidf-svm``).
         seed: ``random_state`` of the classifier.
 
     Raises:
@@ -177,8 +180,10 @@ def fit_classic(name: str, texts: Sequence[str], labels: Sequence, *, texts_b: S
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32)
     vocabulary_texts = texts + texts_b if texts_b is not None else texts
     model = ClassicModel(name, regression, texts_b is not None, word.fit(vocabulary_texts), char.fit(vocabulary_texts))
-    if regression:
+    if regression and name == "tfidf-logreg":
         estimator = Ridge(alpha=1.0)
+    elif regression:
+        estimator = LinearSVR(C=1.0, random_state=seed, max_iter=10000)
     elif name == "tfidf-logreg":
         estimator = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
     else:
