@@ -145,10 +145,13 @@ def test_a_teacher_trained_further_from_a_teacher_folder_with_copied_targets(fil
     monkeypatch.setattr(job, "tokenize_pairs", recording)
     root = tmp_path / "out"
     args = common_args(files, root, student_checkpoint, teacher_init)
-    assert run_script(args + ["--method", "word_kd"]) == 0
+    assert run_script(args + ["--teacher_only"]) == 0  # the teacher alone: no student trained
     (first,) = root.glob("teacher-*/model")
+    assert not (root / "sft").exists() and len(seen) == 1
     gold_sources, gold_targets = seen[0]
     assert len(gold_sources) == 16
+    assert run_script(args + ["--teacher_only"]) == 0 and len(seen) == 1  # already there: reused, nothing trained
+    assert run_script(args + ["--teacher_only", "--eval_only"]) == 2
     # the first teacher's folder as --teacher_init: trained further (a seq2seq checkpoint is loaded as it is,
     # no new cross-attention), on the gold pairs plus each gold target copied to itself
     seen.clear()

@@ -141,9 +141,18 @@ class NLGModelArguments:
         "help": "Reuse a teacher folder or pseudo-target cache made from a hub model (--teacher or --teacher_init) whose "
                 "commit is unknown (no snapshot in the local Hugging Face cache): it may come from another version "
                 "than the hub has now. Without it, such a folder is refused."})
+    teacher_only: bool = field(default=False, metadata={
+        "help": "Fine-tune the teacher (from --teacher_init, with the --teacher_* settings), add its row and stop: no "
+                "student is trained. --student still gives the tokenizer every later student shares. A teacher "
+                "already in OUTPUT_ROOT with these settings is reused, not trained again."})
     eval_only: bool = field(default=False, metadata={
         "help": "Evaluate --student as given, with no training, and add its row (e.g. a saved teacher or student on "
                 "another validation split or sample; --output_root keeps such rows apart)."})
+
+    def __post_init__(self):
+        if self.teacher_only and (self.eval_only or self.teacher is not None):
+            raise ValueError("--teacher_only fine-tunes a teacher from --teacher_init; it cannot go with "
+                             f"{'--eval_only' if self.eval_only else '--teacher (a teacher given as it is)'}.")
 
 
 def load_data(data_args: NLGDataArguments) -> tuple[datasets.DatasetDict, list[str], str]:
@@ -443,7 +452,8 @@ def _run_settings(command: str, model_args: NLGModelArguments, args: Seq2SeqDist
 def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, train_args: Seq2SeqDistillationArguments,
                     *, command: str = "", wall_start: float | None = None) -> dict | None:
     """One ``scripts/distill_seq2seq.py`` run: train a student with ``--method`` (or, with
-    ``--eval_only``, score ``--student`` as given) and add its row to ``OUTPUT_ROOT/results.md``.
+    ``--eval_only``, score ``--student`` as given; with ``--teacher_only``, only fine-tune the teacher) and add
+    its row to ``OUTPUT_ROOT/results.md``.
 
     Steps: check the model folders; load data, tokenizer and student; record the copy baseline;
     fine-tune or load the teacher (:func:`train_or_load_teacher`) when the method needs one; build
@@ -462,7 +472,8 @@ def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, 
         FileNotFoundError: a missing model folder, data file or checkpoint.
         ValueError, OSError, VocabularyMismatchError, FileExistsError: bad input (see the steps).
     """
-    needs_teacher = not model_args.eval_only and (train_args.method in TEACHER_METHODS or train_args.method == "seqkd")
+    needs_teacher = model_args.teacher_only or not model_args.eval_only and (
+        train_args.method in TEACHER_METHODS or train_args.method == "seqkd")
     for name in [model_args.student] + ([model_args.teacher or model_args.teacher_init] if needs_teacher else []):
         check_local_model(name)  # fail on a missing folder before loading any data
     output_root = output_root_for(model_args, data_args)
@@ -473,7 +484,7 @@ def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, 
     data, unlabeled, source = load_data(data_args)
     logger.info("%s: %d train pairs, %d unlabelled inputs, %d validation pairs", source, len(data["train"]),
                 len(unlabeled), len(data["validation"]))
-    student = load_student(model_args.student, tokenizer)
+    student = None if model_args.teacher_only else load_student(model_args.student, tokenizer)
     on_main_process(train_args, record_copy_baseline, data, tokenizer, output_root, source)
     record = {"model_args": model_args, "data_args": data_args, "output_root": output_root, "label": label,
               "source": source, "wall_start": wall_start}
@@ -484,8 +495,12 @@ def run_seq2seq_job(data_args: NLGDataArguments, model_args: NLGModelArguments, 
 
     teacher = teacher_fingerprint = teacher_label = None
     if needs_teacher:
-        teacher, teacher_fingerprint, teacher_label, _ = train_or_load_teacher(
+        teacher, teacher_fingerprint, teacher_label, report = train_or_load_teacher(
             model_args, data_args, data, tokenizer, train_args, output_root, source)
+        if model_args.teacher_only:
+            if report is None:
+                logger.info("--teacher_only: %s already holds this teacher; nothing trained.", output_root / teacher_label)
+            return report
     rows, cache_info = training_rows(
         train_args, model_args, data_args, data, unlabeled, tokenizer, teacher, teacher_fingerprint, teacher_label,
         output_root / "cache", student.config.decoder_start_token_id)
