@@ -38,6 +38,13 @@ def test_partial_overlap_by_hand():
     assert scores["rouge2"] == pytest.approx(100 * 3 / 5)
     # BLEU: precisions 5/6, 3/5, 2/4, 1/3, equal lengths (no brevity penalty)
     assert scores["bleu"] == pytest.approx(100 * math.prod([5 / 6, 3 / 5, 2 / 4, 1 / 3]) ** 0.25)
+    assert scores["bleu_precisions"] == pytest.approx([100 * 5 / 6, 100 * 3 / 5, 100 * 2 / 4, 100 / 3])
+    assert scores["bleu_brevity_penalty"] == 1.0 and scores["length_ratio"] == 1.0
+    # a hypothesis 4 words long against 6: brevity penalty exp(1 - 6/4)
+    short = score_generations(["the cat sat on"], ["the cat sat on a mat"])
+    assert short["length_ratio"] == pytest.approx(4 / 6)
+    assert short["bleu_brevity_penalty"] == pytest.approx(math.exp(1 - 6 / 4))
+    assert short["bleu"] == pytest.approx(math.exp(1 - 6 / 4) * 100)  # every n-gram of it matches
     assert 0 < scores["chrf"] < 100
 
 

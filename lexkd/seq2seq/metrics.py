@@ -67,7 +67,9 @@ def score_generations(hypotheses: list[str], references: list[str]) -> dict:
         references: the reference of each hypothesis, tokenised the same way.
 
     Returns:
-        ``{"bleu", "chrf", "rouge1", "rouge2", "rougeL"}`` in [0, 100], ``"bleu_signature"`` and
+        ``{"bleu", "chrf", "rouge1", "rouge2", "rougeL"}`` in [0, 100]; BLEU's parts: ``"bleu_precisions"``
+        (the four modified n-gram precisions, %), ``"bleu_brevity_penalty"`` (in (0, 1]) and
+        ``"length_ratio"`` (hypothesis words / reference words); ``"bleu_signature"`` and
         ``"chrf_signature"`` (sacrebleu's, for reports) and ``"num_examples"``.
 
     Raises:
@@ -85,8 +87,14 @@ def score_generations(hypotheses: list[str], references: list[str]) -> dict:
         scores = scorer.score(reference, hypothesis)  # rouge_score's order: (target, prediction)
         for name in ROUGE_TYPES:
             rouge[name] += scores[name].fmeasure
+    corpus_bleu = bleu.corpus_score(hypotheses, [references])
     return {
-        "bleu": bleu.corpus_score(hypotheses, [references]).score,
+        "bleu": corpus_bleu.score,
+        # BLEU's parts (Papineni et al. 2002): modified 1-4-gram precisions (%), the brevity penalty
+        # exp(min(0, 1 - r / c)) and the length ratio c / r (hypothesis / reference words)
+        "bleu_precisions": list(corpus_bleu.precisions),
+        "bleu_brevity_penalty": corpus_bleu.bp,
+        "length_ratio": corpus_bleu.sys_len / corpus_bleu.ref_len if corpus_bleu.ref_len else 0.0,
         "chrf": chrf.corpus_score(hypotheses, [references]).score,
         **{name: 100.0 * total / len(hypotheses) for name, total in rouge.items()},
         "bleu_signature": str(bleu.get_signature()),
