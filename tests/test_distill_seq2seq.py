@@ -125,6 +125,13 @@ def test_sft_needs_no_teacher_and_changing_sampling_makes_a_new_cache(files, tmp
     rows = {r["model"]: r for r in map(json.loads, (other / "results.jsonl").read_text().splitlines())}
     assert set(rows) == {"copy-baseline", "sft"} and rows["sft"]["kind"] == "evaluated as given"
     assert rows["sft"]["train_examples"] == 0 and not (other / "sft" / "model").exists()
+    assert rows["sft"]["settings"]["decoding"] == {"num_beams": 2, "length_penalty": 1.0, "max_new_tokens": 6}
+    # another length penalty: its own row (--label), its decoding settings recorded in the row and metrics.json
+    assert run_script(args + ["--eval_only", "--student", str(root / "sft" / "model"), "--output_root", str(other),
+                              "--eval_length_penalty", "-2.0", "--label", "sft-lp"]) == 0
+    rows = {r["model"]: r for r in map(json.loads, (other / "results.jsonl").read_text().splitlines())}
+    assert rows["sft-lp"]["settings"]["decoding"]["length_penalty"] == -2.0
+    assert json.loads((other / "sft-lp" / "metrics.json").read_text())["generation_config"]["length_penalty"] == -2.0
     trained = json.loads((root / "sft" / "metrics.json").read_text())
     evaluated = json.loads((other / "sft" / "metrics.json").read_text())
     assert {k: evaluated[k] for k in ("bleu", "chrf", "rougeL")} == {k: trained[k] for k in ("bleu", "chrf", "rougeL")}

@@ -132,6 +132,9 @@ class NLGModelArguments:
     pt_seed: int = field(default=0, metadata={"help": "Seed of teacher sampling (part of the cache key)."})
     generation_batch_size: int = field(default=64, metadata={"help": "Inputs per generate() call."})
     eval_num_beams: int = field(default=4, metadata={"help": "Beam size of evaluation decoding."})
+    eval_length_penalty: float = field(default=1.0, metadata={
+        "help": "Length penalty of evaluation beam search: beam scores are log-probabilities divided by "
+                "length ** this (> 1 favours longer outputs, < 1 shorter); recorded with the row's decoding settings."})
     output_root: str = field(default="runs/nlg/{task}", metadata={
         "help": "Teacher, cache, one folder per student and results.md go here ({task} is filled in)."})
     label: str | None = field(default=None, metadata={
@@ -217,8 +220,10 @@ def _hash(obj) -> str:
 
 def evaluator_for(model, tokenizer, validation: datasets.Dataset, model_args: NLGModelArguments,
                   data_args: NLGDataArguments) -> GenerationEvaluator:
-    """Beam-search evaluation (``--eval_num_beams``) up to ``--max_target_length`` new tokens."""
-    settings = GenerationSettings(max_new_tokens=data_args.max_target_length, num_beams=model_args.eval_num_beams)
+    """Beam-search evaluation (``--eval_num_beams``, ``--eval_length_penalty``) up to ``--max_target_length``
+    new tokens."""
+    settings = GenerationSettings(max_new_tokens=data_args.max_target_length, num_beams=model_args.eval_num_beams,
+                                  length_penalty=model_args.eval_length_penalty)
     return GenerationEvaluator(validation, tokenizer, settings.to_generation_config(model),
                                batch_size=model_args.generation_batch_size,
                                max_source_length=data_args.max_source_length)
@@ -384,7 +389,9 @@ def evaluate_and_record(model, tokenizer, data, model_args, data_args, output_ro
            "train_time_s": round(train_time_s, 1), "eval_time_s": round(scores["seconds"], 1),
            "wall_time_s": None if wall_start is None else round(time.perf_counter() - wall_start, 1),
            "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "output_dir": str(output_root / label),
-           "settings": settings}
+           "settings": {**settings, "decoding": {"num_beams": model_args.eval_num_beams,
+                                                  "length_penalty": model_args.eval_length_penalty,
+                                                  "max_new_tokens": data_args.max_target_length}}}
     update_results_table(output_root, row)
     return row
 
