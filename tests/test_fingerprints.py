@@ -160,8 +160,8 @@ def test_seq2seq_teacher_of_an_unpinned_init_is_not_reused_silently(tmp_path, hu
 
     real_build = job.build_bert2bert
     monkeypatch.setattr(job, "AutoConfig", Unreachable)
-    monkeypatch.setattr(job, "build_bert2bert", lambda name, tokenizer=None: real_build(str(student_checkpoint),
-                                                                                       tokenizer=tokenizer))
+    monkeypatch.setattr(job, "load_student", lambda name, tokenizer=None, role="student": real_build(
+        str(student_checkpoint), tokenizer=tokenizer))
     texts = make_texts(8, seed=2)
     pairs = {"source": texts, "target": [" ".join(t.split()[:3]) for t in texts]}
     data = datasets.DatasetDict(train=datasets.Dataset.from_dict(pairs),

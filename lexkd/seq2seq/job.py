@@ -193,9 +193,15 @@ def load_student(name_or_path: str, tokenizer: PreTrainedTokenizerBase | None = 
                  role: str = "student") -> PreTrainedModel:
     """A seq2seq checkpoint as it is, or a BERT-style checkpoint warm-started as bert2bert
     (:func:`lexkd.models.seq2seq.build_bert2bert`, whose errors it raises); ``role`` names the
-    model in errors (``student``, ``teacher``)."""
+    model in errors (``student``, ``teacher``).
+
+    Raises:
+        VocabularyMismatchError: a seq2seq checkpoint whose own tokenizer differs from ``tokenizer``.
+    """
     config = AutoConfig.from_pretrained(name_or_path)
     if getattr(config, "is_encoder_decoder", False):
+        if tokenizer is not None:  # its targets become the other model's labels: one vocabulary
+            check_same_tokenizer(tokenizer, load_seq2seq_tokenizer(name_or_path), teacher_name=str(name_or_path))
         return load_seq2seq(name_or_path, role=role)
     return build_bert2bert(name_or_path, tokenizer=tokenizer)
 
@@ -273,10 +279,7 @@ def train_or_load_teacher(model_args, data_args, data, tokenizer, train_args, ou
                              max_steps=model_args.teacher_max_steps, learning_rate=model_args.teacher_learning_rate,
                              cross_attention_learning_rate=model_args.teacher_cross_attention_learning_rate)
     logger.info("Fine-tuning a teacher from %s for %d steps", model_args.teacher_init, model_args.teacher_max_steps)
-    teacher = load_student(model_args.teacher_init, tokenizer, role="teacher")
-    if teacher.config.is_encoder_decoder:  # a seq2seq checkpoint trained further: its tokenizer must be the student's
-        check_same_tokenizer(tokenizer, load_seq2seq_tokenizer(model_args.teacher_init),
-                             teacher_name=model_args.teacher_init)
+    teacher = load_student(model_args.teacher_init, tokenizer, role="teacher")  # a seq2seq one: tokenizer checked
     pairs = data["train"]
     if model_args.teacher_copy_targets:
         copies = datasets.Dataset.from_dict({"source": pairs["target"], "target": pairs["target"]})
